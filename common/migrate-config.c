@@ -1,0 +1,471 @@
+/* Parser for migrate.conf (see migrate-config.h). Plain C, no Dovecot
+   dependency: the Postfix-side daemon links it too. Input is treated as
+   hostile: bounded sizes, every value checked, the first error reported
+   with file and line. */
+
+#include "migrate-config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum value_type {
+	VALUE_STRING,
+	VALUE_PORT,
+	VALUE_COUNT,
+	VALUE_BOOL,
+	VALUE_ENUM,
+};
+
+struct key_def {
+	const char *name;
+	enum value_type type;
+	size_t offset;
+	const char *const *enum_names; /* VALUE_ENUM: index = enum value */
+};
+
+static const char *const tls_names[] = { "starttls", "tls", "none", NULL };
+static const char *const mode_names[] = { "proxy", "refuse", "local", NULL };
+static const char *const unknown_names[] = { "relay", "reject", "verify", NULL };
+
+#define G(name, type) { #name, type, offsetof(struct migrate_config, name), NULL }
+#define GE(name, names) { #name, VALUE_ENUM, offsetof(struct migrate_config, name), names }
+static const struct key_def global_keys[] = {
+	G(store, VALUE_STRING),
+	G(vault_key, VALUE_STRING),
+	G(log, VALUE_STRING),
+	GE(mode, mode_names),
+	GE(unknown_recipients, unknown_names),
+	G(workers, VALUE_COUNT),
+	G(policy_listen, VALUE_STRING),
+	G(socketmap_listen, VALUE_STRING),
+	G(lmtp_transport, VALUE_STRING),
+	{ NULL, 0, 0, NULL }
+};
+
+#define D(name, type) { #name, type, offsetof(struct migrate_domain, name), NULL }
+static const struct key_def domain_keys[] = {
+	D(legacy_host, VALUE_STRING),
+	D(imap_port, VALUE_PORT),
+	D(pop3_port, VALUE_PORT),
+	D(smtp_port, VALUE_PORT),
+	{ "tls", VALUE_ENUM, offsetof(struct migrate_domain, tls), tls_names },
+	D(legacy_user, VALUE_STRING),
+	D(tls_verify, VALUE_BOOL),
+	D(ca_file, VALUE_STRING),
+	D(local_ip, VALUE_STRING),
+	{ "default", VALUE_BOOL, offsetof(struct migrate_domain, is_default), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
+struct parser {
+	const char *name;
+	unsigned int line;
+	char *error;
+	size_t error_size;
+	struct migrate_config *config;
+	struct migrate_domain *domain; /* current section, NULL = global */
+	unsigned int domain_alloc;
+};
+
+static int parse_error(struct parser *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int parse_error(struct parser *p, const char *fmt, ...)
+{
+	va_list args;
+	int n;
+
+	n = snprintf(p->error, p->error_size, "%s:%u: ", p->name, p->line);
+	if (n < 0 || (size_t)n >= p->error_size)
+		return -1;
+	va_start(args, fmt);
+	vsnprintf(p->error + n, p->error_size - n, fmt, args);
+	va_end(args);
+	return -1;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *copy = strdup(s);
+
+	if (copy == NULL)
+		abort();
+	return copy;
+}
+
+static void set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = xstrdup(value);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static bool has_control_chars(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+static int parse_number(const char *value, unsigned long max,
+			unsigned long *num_r)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)value[0]))
+		return -1;
+	errno = 0;
+	*num_r = strtoul(value, &end, 10);
+	if (errno != 0 || *end != '\0' || *num_r > max)
+		return -1;
+	return 0;
+}
+
+static int set_value(struct parser *p, const struct key_def *def,
+		     void *base, const char *value)
+{
+	void *field = (char *)base + def->offset;
+	unsigned long num;
+	unsigned int i;
+
+	switch (def->type) {
+	case VALUE_STRING:
+		if (*value == '\0')
+			return parse_error(p, "%s: empty value", def->name);
+		set_string(field, value);
+		return 0;
+	case VALUE_PORT:
+		if (parse_number(value, 65535, &num) < 0) {
+			return parse_error(p, "%s: '%s' is not a port (0-65535)",
+					   def->name, value);
+		}
+		*(uint16_t *)field = (uint16_t)num;
+		return 0;
+	case VALUE_COUNT:
+		if (parse_number(value, 1024, &num) < 0 || num == 0) {
+			return parse_error(p, "%s: '%s' is not a number 1-1024",
+					   def->name, value);
+		}
+		*(unsigned int *)field = (unsigned int)num;
+		return 0;
+	case VALUE_BOOL:
+		if (strcmp(value, "yes") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "no") == 0)
+			*(bool *)field = false;
+		else {
+			return parse_error(p, "%s: '%s' is not yes or no",
+					   def->name, value);
+		}
+		return 0;
+	case VALUE_ENUM:
+		for (i = 0; def->enum_names[i] != NULL; i++) {
+			if (strcmp(value, def->enum_names[i]) == 0) {
+				*(int *)field = (int)i;
+				return 0;
+			}
+		}
+		return parse_error(p, "%s: '%s' is not one of the allowed values",
+				   def->name, value);
+	}
+	return parse_error(p, "%s: internal error: bad key type", def->name);
+}
+
+static bool valid_domain_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 253 || name[0] == '.' || name[len - 1] == '.')
+		return false;
+	for (; *name != '\0'; name++) {
+		unsigned char c = (unsigned char)*name;
+
+		if (!(isalnum(c) || c == '-' || c == '.'))
+			return false;
+		if (c == '.' && name[1] == '.')
+			return false;
+	}
+	return true;
+}
+
+static void domain_defaults(struct migrate_domain *d)
+{
+	d->imap_port = 143;
+	d->pop3_port = 110;
+	d->smtp_port = 25;
+	d->tls = MIGRATE_TLS_STARTTLS;
+	d->legacy_user = xstrdup("%u");
+	d->tls_verify = true;
+	d->ca_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
+}
+
+static int start_domain(struct parser *p, char *header)
+{
+	struct migrate_config *c = p->config;
+	char *name, *end = strchr(header, ']');
+	unsigned int i;
+
+	if (end == NULL || trim(end + 1)[0] != '\0')
+		return parse_error(p, "malformed section header (expected [domain NAME])");
+	*end = '\0';
+	name = trim(header + 1);
+	if (strncmp(name, "domain", 6) != 0 || (name[6] != ' ' && name[6] != '\t'))
+		return parse_error(p, "unknown section '[%s]' (expected [domain NAME])", name);
+	name = trim(name + 7);
+	for (i = 0; name[i] != '\0'; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+	if (!valid_domain_name(name))
+		return parse_error(p, "invalid domain name '%s'", name);
+	if (migrate_config_find_domain(c, name) != NULL)
+		return parse_error(p, "domain '%s' is defined twice", name);
+	if (c->domain_count == MIGRATE_CONFIG_MAX_DOMAINS)
+		return parse_error(p, "too many domains (max %d)", MIGRATE_CONFIG_MAX_DOMAINS);
+	if (c->domain_count == p->domain_alloc) {
+		unsigned int n = p->domain_alloc == 0 ? 8 : p->domain_alloc * 2;
+		void *grown = realloc(c->domains, n * sizeof(*c->domains));
+
+		if (grown == NULL)
+			abort();
+		c->domains = grown;
+		p->domain_alloc = n;
+	}
+	p->domain = &c->domains[c->domain_count++];
+	memset(p->domain, 0, sizeof(*p->domain));
+	p->domain->name = xstrdup(name);
+	p->domain->line = p->line;
+	domain_defaults(p->domain);
+	return 0;
+}
+
+static int parse_line(struct parser *p, char *line)
+{
+	const struct key_def *defs = p->domain == NULL ? global_keys : domain_keys;
+	char *key, *value, *eq;
+	unsigned int i;
+
+	/* '#' starts a comment anywhere: no value needs one */
+	if ((value = strchr(line, '#')) != NULL)
+		*value = '\0';
+	line = trim(line);
+	if (*line == '\0')
+		return 0;
+	if (has_control_chars(line))
+		return parse_error(p, "control character in line");
+	if (*line == '[')
+		return start_domain(p, line);
+	if ((eq = strchr(line, '=')) == NULL)
+		return parse_error(p, "expected 'key = value'");
+	*eq = '\0';
+	key = trim(line);
+	value = trim(eq + 1);
+	for (i = 0; defs[i].name != NULL; i++) {
+		if (strcmp(defs[i].name, key) == 0) {
+			return set_value(p, &defs[i], p->domain == NULL ?
+					 (void *)p->config : (void *)p->domain, value);
+		}
+	}
+	if (p->domain != NULL)
+		return parse_error(p, "unknown key '%s' in [domain %s]", key, p->domain->name);
+	return parse_error(p, "unknown key '%s'", key);
+}
+
+static int check_domains(struct parser *p)
+{
+	const struct migrate_config *c = p->config;
+	unsigned int i, defaults = 0;
+
+	for (i = 0; i < c->domain_count; i++) {
+		const struct migrate_domain *d = &c->domains[i];
+
+		p->line = d->line;
+		if (d->legacy_host == NULL)
+			return parse_error(p, "[domain %s]: legacy_host is missing", d->name);
+		if (d->imap_port == 0 && d->pop3_port == 0)
+			return parse_error(p, "[domain %s]: imap_port and pop3_port are both 0", d->name);
+		if (d->is_default && ++defaults > 1)
+			return parse_error(p, "[domain %s]: more than one domain has default = yes", d->name);
+	}
+	return 0;
+}
+
+static void config_defaults(struct migrate_config *c)
+{
+	c->store = xstrdup("/var/lib/dovecot-migrate");
+	c->vault_key = xstrdup("/etc/dovecot-migrate/vault.key");
+	c->log = xstrdup("/var/log/dovecot-migrate.log");
+	c->mode = MIGRATE_MODE_PROXY;
+	c->unknown_recipients = MIGRATE_UNKNOWN_RELAY;
+	c->workers = 4;
+	c->policy_listen = xstrdup("unix:/var/spool/postfix/private/migrate-policy");
+	c->socketmap_listen = xstrdup("unix:/var/spool/postfix/private/migrate-map");
+	c->lmtp_transport = xstrdup("lmtp:unix:private/dovecot-lmtp");
+}
+
+int migrate_config_parse(const char *name, const char *text, size_t size,
+			 struct migrate_config **config_r,
+			 char *error_r, size_t error_size)
+{
+	struct parser p;
+	char line[MIGRATE_CONFIG_MAX_LINE + 1];
+	size_t pos = 0;
+	int ret = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.error = error_r;
+	p.error_size = error_size;
+	p.config = calloc(1, sizeof(*p.config));
+	if (p.config == NULL)
+		abort();
+	p.config->path = xstrdup(name);
+	config_defaults(p.config);
+
+	if (size > MIGRATE_CONFIG_MAX_FILE_SIZE)
+		ret = parse_error(&p, "file is larger than %d bytes", MIGRATE_CONFIG_MAX_FILE_SIZE);
+	while (ret == 0 && pos < size) {
+		const char *nl = memchr(text + pos, '\n', size - pos);
+		size_t len = (nl == NULL ? size : (size_t)(nl - text)) - pos;
+
+		p.line++;
+		if (len > MIGRATE_CONFIG_MAX_LINE)
+			ret = parse_error(&p, "line longer than %d bytes", MIGRATE_CONFIG_MAX_LINE);
+		else if (memchr(text + pos, '\0', len) != NULL)
+			ret = parse_error(&p, "NUL byte in line");
+		else {
+			memcpy(line, text + pos, len);
+			line[len] = '\0';
+			ret = parse_line(&p, line);
+		}
+		pos += len + 1;
+	}
+	if (ret == 0)
+		ret = check_domains(&p);
+	if (ret < 0) {
+		migrate_config_free(&p.config);
+		return -1;
+	}
+	*config_r = p.config;
+	return 0;
+}
+
+int migrate_config_load(const char *path, struct migrate_config **config_r,
+			char *error_r, size_t error_size)
+{
+	struct stat st;
+	char *text;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(error_r, error_size, "open(%s) failed: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > MIGRATE_CONFIG_MAX_FILE_SIZE) {
+		snprintf(error_r, error_size, "%s: not a regular file of at most %d bytes",
+			 path, MIGRATE_CONFIG_MAX_FILE_SIZE);
+		close(fd);
+		return -1;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (text == NULL)
+		abort();
+	n = read(fd, text, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		snprintf(error_r, error_size, "read(%s) failed: %s", path,
+			 n < 0 ? strerror(errno) : "short read");
+		free(text);
+		return -1;
+	}
+	ret = migrate_config_parse(path, text, (size_t)n, config_r, error_r, error_size);
+	free(text);
+	return ret;
+}
+
+void migrate_config_free(struct migrate_config **config)
+{
+	struct migrate_config *c = *config;
+	unsigned int i;
+
+	if (c == NULL)
+		return;
+	*config = NULL;
+	for (i = 0; i < c->domain_count; i++) {
+		struct migrate_domain *d = &c->domains[i];
+
+		free(d->name);
+		free(d->legacy_host);
+		free(d->legacy_user);
+		free(d->ca_file);
+		free(d->local_ip);
+	}
+	free(c->domains);
+	free(c->path);
+	free(c->store);
+	free(c->vault_key);
+	free(c->log);
+	free(c->policy_listen);
+	free(c->socketmap_listen);
+	free(c->lmtp_transport);
+	free(c);
+}
+
+const struct migrate_domain *
+migrate_config_find_domain(const struct migrate_config *config,
+			   const char *domain)
+{
+	unsigned int i;
+
+	for (i = 0; i < config->domain_count; i++) {
+		if (strcmp(config->domains[i].name, domain) == 0)
+			return &config->domains[i];
+	}
+	return NULL;
+}
+
+const struct migrate_domain *
+migrate_config_domain_for_ip(const struct migrate_config *config,
+			     const char *local_ip)
+{
+	const struct migrate_domain *fallback = NULL;
+	unsigned int i;
+
+	for (i = 0; i < config->domain_count; i++) {
+		const struct migrate_domain *d = &config->domains[i];
+
+		if (local_ip != NULL && d->local_ip != NULL &&
+		    strcmp(d->local_ip, local_ip) == 0)
+			return d;
+		if (d->is_default)
+			fallback = d;
+	}
+	return fallback;
+}
+
+const char *migrate_tls_mode_name(enum migrate_tls_mode mode)
+{
+	return tls_names[mode];
+}

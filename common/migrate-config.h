@@ -1,0 +1,86 @@
+#ifndef MIGRATE_CONFIG_H
+#define MIGRATE_CONFIG_H
+
+/* migrate.conf: the one config file every part of dovecot-migrate reads.
+   Format and key names are fixed in DESIGN.md: "key = value" lines, '#'
+   comments, and one "[domain NAME]" section per migrating domain. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MIGRATE_CONFIG_MAX_FILE_SIZE (1024 * 1024)
+#define MIGRATE_CONFIG_MAX_LINE 4096
+#define MIGRATE_CONFIG_MAX_DOMAINS 10000
+
+enum migrate_tls_mode {
+	MIGRATE_TLS_STARTTLS,
+	MIGRATE_TLS_IMPLICIT,
+	MIGRATE_TLS_NONE,
+};
+
+enum migrate_login_mode {
+	MIGRATE_MODE_PROXY,
+	MIGRATE_MODE_REFUSE,
+	MIGRATE_MODE_LOCAL,
+};
+
+enum migrate_unknown_policy {
+	MIGRATE_UNKNOWN_RELAY,
+	MIGRATE_UNKNOWN_REJECT,
+	MIGRATE_UNKNOWN_VERIFY,
+};
+
+struct migrate_domain {
+	char *name;		/* lower-case */
+	char *legacy_host;
+	uint16_t imap_port, pop3_port, smtp_port; /* 0 disables */
+	enum migrate_tls_mode tls;
+	char *legacy_user;	/* %u, %n, %d template */
+	bool tls_verify;
+	char *ca_file;
+	char *local_ip;		/* NULL when unset */
+	bool is_default;
+	unsigned int line;	/* where its section starts, for messages */
+};
+
+struct migrate_config {
+	char *path;
+	char *store;
+	char *vault_key;
+	char *log;
+	enum migrate_login_mode mode;
+	enum migrate_unknown_policy unknown_recipients;
+	unsigned int workers;
+	char *policy_listen;
+	char *socketmap_listen;
+	char *lmtp_transport;
+
+	struct migrate_domain *domains;
+	unsigned int domain_count;
+};
+
+/* Reads and checks the file. Returns 0 and *config_r, or -1 with a message
+   naming the file, the line and the offending key in error_r (size
+   error_size). */
+int migrate_config_load(const char *path, struct migrate_config **config_r,
+			char *error_r, size_t error_size);
+/* Same, from memory; `name` is used in messages. */
+int migrate_config_parse(const char *name, const char *text, size_t size,
+			 struct migrate_config **config_r,
+			 char *error_r, size_t error_size);
+void migrate_config_free(struct migrate_config **config);
+
+/* The domain section for a (lower-case) domain name, or NULL. */
+const struct migrate_domain *
+migrate_config_find_domain(const struct migrate_config *config,
+			   const char *domain);
+/* The domain a login without @domain belongs to, arriving on local_ip
+   (may be NULL): a local_ip match first, else the default domain, else NULL. */
+const struct migrate_domain *
+migrate_config_domain_for_ip(const struct migrate_config *config,
+			     const char *local_ip);
+
+const char *migrate_tls_mode_name(enum migrate_tls_mode mode);
+
+#endif
