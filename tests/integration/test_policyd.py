@@ -1,0 +1,130 @@
+"""migrate-policyd as Postfix and a hostile client see it."""
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import unittest
+
+from harness import build, migrate_conf, procs
+from harness.policyd import PolicyDaemon
+from harness.socketmap import SocketmapClient, encode
+
+VERSION_REPLY = "OK dovecot-migrate 0.1.0"
+
+
+class PolicydTest(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="dm-")
+        os.chmod(self.root, 0o755)
+        self.daemon = None
+
+    def tearDown(self):
+        procs.stop_all()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def start(self, **kwargs):
+        self.daemon = PolicyDaemon(self.root, **kwargs).start()
+        return self.daemon
+
+    def test_health_and_pipelining(self):
+        d = self.start()
+        with d.client() as c:
+            self.assertEqual(c.lookup("health", "ping"), VERSION_REPLY)
+            # three requests in one write: three replies, in order
+            c.send_raw(encode(b"health a") + encode(b"nosuchmap b") +
+                       encode(b"health c"))
+            self.assertEqual(c.read_reply(), VERSION_REPLY.encode())
+            self.assertEqual(c.read_reply(), b"PERM unknown map name")
+            self.assertEqual(c.read_reply(), VERSION_REPLY.encode())
+
+    def test_postfix_client_reads_health(self):
+        """Postfix's own socketmap client (postmap -q) gets the answer."""
+        d = self.start()
+        confdir = os.path.join(self.root, "postmap-etc")
+        os.makedirs(confdir)
+        open(os.path.join(confdir, "main.cf"), "w").close()
+        out = subprocess.run(
+            ["postmap", "-c", confdir, "-q", "ping",
+             "socketmap:%s:health" % d.socketmap_listen],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.strip(), "dovecot-migrate 0.1.0")
+
+    def test_malformed_and_oversize_requests_close_only_that_client(self):
+        d = self.start()
+        cases = [(b"xyz:health ping,", "netstring length is not a number"),
+                 (b"5000:", "netstring is longer than allowed"),
+                 (encode(b"health"), "request has no space between name and key"),
+                 (encode(b"health a\x00b"), "control character in lookup key"),
+                 (b"11:health ping;", "netstring is not terminated by ','")]
+        for raw, error in cases:
+            with d.client() as c:
+                c.send_raw(raw)
+                self.assertEqual(c.read_reply(), b"", raw)  # closed
+            self.assertIn(error, d.log_text())
+        with d.client() as c:
+            self.assertEqual(c.lookup("health", "still-alive"), VERSION_REPLY)
+
+    def test_many_concurrent_keepalive_clients(self):
+        d = self.start()
+        clients = [d.client() for _ in range(200)]
+        try:
+            for i, c in enumerate(clients):
+                c.send_raw(encode(b"health %d" % i))
+            for c in clients:
+                self.assertEqual(c.read_reply(), VERSION_REPLY.encode())
+        finally:
+            for c in clients:
+                c.close()
+
+    def test_unix_socket_mode_and_clean_stop(self):
+        path = os.path.join(self.root, "map.sock")
+        d = PolicyDaemon(self.root, settings={"socketmap_listen": "unix:" + path})
+        d.proc = procs.Proc([d.binary, "-f", "-c", d.config], "policyd",
+                            log_path=d.log_path)
+        procs.wait_for(lambda: os.path.exists(path), 10, "socket")
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        self.assertEqual(mode, 0o660)
+        with SocketmapClient(path) as c:
+            self.assertEqual(c.lookup("health", "x"), VERSION_REPLY)
+            # an idle keep-alive client must not hold up SIGTERM
+            self.assertEqual(d.stop(), 0)
+        self.assertFalse(os.path.exists(path))
+        self.assertIn("stopped", d.log_text())
+
+    def test_config_errors_are_reported_with_line(self):
+        conf = migrate_conf.write(os.path.join(self.root, "bad.conf"),
+                                  {"workers": "many"})
+        out = subprocess.run([build.policyd(), "-t", "-c", conf],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("bad.conf:2: workers: 'many' is not a number 1-1024",
+                      out.stderr)
+        good = migrate_conf.write(os.path.join(self.root, "good.conf"), {},
+                                  {"example.test": {"legacy_host": "127.0.0.1"}})
+        out = subprocess.run([build.policyd(), "-t", "-c", good],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("OK (1 domains)", out.stdout)
+
+    def test_port_in_use_is_a_clear_error(self):
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        try:
+            d = PolicyDaemon(self.root, settings={
+                "socketmap_listen": "inet:127.0.0.1:%d" % port})
+            out = subprocess.run([d.binary, "-f", "-c", d.config],
+                                 capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("bind(127.0.0.1:%d) failed: Address already in use" % port,
+                          out.stderr)
+        finally:
+            blocker.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
