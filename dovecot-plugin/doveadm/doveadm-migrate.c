@@ -26,6 +26,8 @@ static void cmd_migrate_version(struct doveadm_cmd_context *cctx)
 	char error[512];
 
 	(void)doveadm_cmd_param_str(cctx, "config", &path);
+	/* no-op when the operator chose a formatter with -f */
+	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
 	doveadm_print_header_simple("version");
 	doveadm_print_header_simple("abi");
 	doveadm_print_header_simple("config");

@@ -1,0 +1,91 @@
+"""The new server loads dovecot-migrate's modules from the build tree."""
+import imaplib
+import os
+import shutil
+import socket
+import tempfile
+import unittest
+
+from harness import procs
+from harness.modules import SYSTEM_MODULE_DIR
+from harness.new_server import new_server
+
+OPERATOR_USERS = {"local@other.test": "Operator-Pass-1"}
+DOMAINS = {"example.test": {"legacy_host": "127.0.0.1", "tls": "none"}}
+
+
+class NewServerTest(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="dm-")
+        os.chmod(self.root, 0o755)
+
+    def tearDown(self):
+        procs.stop_all()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def test_auth_module_loads_and_chain_goes_on(self):
+        srv = new_server(self.root, OPERATOR_USERS, DOMAINS)
+        with srv:
+            c = srv.imap("local@other.test")
+            self.assertEqual(c.select("INBOX")[0], "OK")
+            c.logout()
+            log = srv.log_text()
+            self.assertIn("passdb migrate: dovecot-migrate 0.1.0 loaded, config %s, "
+                          "1 migrating domains" % srv.migrate_conf, log)
+
+            c = imaplib.IMAP4("127.0.0.1", srv.port_imap)
+            with self.assertRaises(imaplib.IMAP4.error) as cm:
+                c.login("someone@example.test", "whatever-1")
+            self.assertIn("AUTHENTICATIONFAILED", str(cm.exception))
+            c.logout()
+            # our driver was asked and resolved the domain
+            procs.wait_for(lambda: "domain example.test (legacy host 127.0.0.1): "
+                           "no account record" in srv.log_text(), 5, "debug line")
+
+            c = imaplib.IMAP4("127.0.0.1", srv.port_imap)
+            with self.assertRaises(imaplib.IMAP4.error):
+                c.login("nobody@unrelated.test", "whatever-2")
+            c.logout()
+            procs.wait_for(lambda: "not in a migrating domain" in srv.log_text(),
+                           5, "debug line")
+        # the system's module dir never saw our module
+        self.assertFalse(os.path.exists(
+            os.path.join(SYSTEM_MODULE_DIR, "auth", "libauthdb_migrate.so")))
+
+    def test_doveadm_plugin_command(self):
+        srv = new_server(self.root, OPERATOR_USERS, DOMAINS)
+        out = srv.doveadm("-f", "tab", "migrate", "version", "-c", srv.migrate_conf)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.decode().splitlines(), [
+            "version\tabi\tconfig\tdomains",
+            "0.1.0\t2.3.ABIv19(2.3.19.1)\t%s\t1" % srv.migrate_conf])
+        # without -c it reads the default path, absent here: a config error
+        out = srv.doveadm("migrate", "version", check=False)
+        self.assertEqual(out.returncode, 78, out.stdout + out.stderr)
+        self.assertIn(b"open(/etc/dovecot-migrate/migrate.conf) failed: "
+                      b"No such file or directory", out.stderr)
+
+    def test_bad_config_stops_auth_with_file_and_line(self):
+        srv = new_server(self.root, OPERATOR_USERS, DOMAINS)
+        with open(srv.migrate_conf, "a") as f:
+            f.write("legacy_hots = typo\n")
+        with open(srv.migrate_conf) as f:
+            bad_line = len(f.readlines())
+        # start() would wait for a greeting that never comes: imap-login
+        # greets only once auth is up
+        proc = procs.Proc(srv.wrapper + ["dovecot", "-F", "-c", srv.conf],
+                          "dovecot-new", log_path=os.path.join(self.root, "out"))
+        procs.wait_for(lambda: os.path.exists(srv.log_path), 10, "dovecot log")
+        # a client connecting makes the master start the auth process
+        try:
+            socket.create_connection(("127.0.0.1", srv.port_imap), timeout=2).close()
+        except OSError:
+            pass
+        procs.wait_for(lambda: "auth: Fatal: passdb migrate: %s:%d: unknown key "
+                       "'legacy_hots' in [domain example.test]" % (srv.migrate_conf, bad_line)
+                       in srv.log_text(), 15, "auth fatal in the log")
+        proc.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
