@@ -23,8 +23,15 @@ def new_server(root, operator_users=None, domains=None, settings=None,
                                    conf, domains)
     users_file = os.path.join(base, "operator.passwd")
     # the migrate passdb comes first: it answers "unknown" for accounts it
-    # has no record of, and the chain goes on to the operator's passdb
+    # has no record of, and the chain goes on to the operator's passdb.
+    # Before it, a master passdb lets tests (the verifier) log in as any
+    # user whose mail is here.
     passdb = """\
+passdb {
+  driver = passwd-file
+  master = yes
+  args = %(master)s
+}
 passdb {
   driver = migrate
   args = %(conf)s
@@ -33,7 +40,15 @@ passdb {
   driver = passwd-file
   args = scheme=SHA512-CRYPT %(users)s
 }
-""" % dict(conf=conf_path, users=users_file)
+""" % dict(conf=conf_path, users=users_file,
+           master=os.path.join(base, "master.passwd"))
+    # every user of a migrating domain has a home here, known or not yet
+    userdb = """\
+userdb {
+  driver = static
+  args = uid=mail gid=mail home=%s/%%u allow_all_users=yes
+}
+""" % os.path.join(base, "mail")
     plugin = """
 auth_debug = yes
 plugin {
@@ -54,6 +69,7 @@ imapc_features = rfc822.size fetch-headers
     server = DovecotServer(root, name, operator_users or {},
                            extra_conf=plugin + extra_conf,
                            wrapper=stage.wrapper(), passdb_conf=passdb,
+                           userdb_conf=userdb,
                            protocols=protocols)
     # DovecotServer writes the users into its own passwd-file; point ours
     # at the same hashes

@@ -6,6 +6,7 @@ test tearDowns, so nothing survives a failed test.
 """
 import atexit
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,6 +17,11 @@ _owned = []  # Proc objects still running
 
 class StartError(RuntimeError):
     pass
+
+
+def random_password():
+    """A fresh password for a test user; tests never print it."""
+    return "Pw-" + secrets.token_urlsafe(12)
 
 
 def free_port():
