@@ -254,7 +254,8 @@ def generate(seed, profile="small"):
     for n in range(1, p["messages"] + 1):
         folder = rng.choices(folders, weights)[0]
         date = _date(rng)
-        kind = rng.choice(kinds)
+        # every kind at least once, then at random by weight
+        kind = KINDS[n - 1][0] if n <= len(KINDS) else rng.choice(kinds)
         raw = kind(rng, n, date, _size(rng, p["max_size"]))
         flags, kws = _flags(rng, folder.name)
         folder.messages.append(Msg(raw, flags, kws, date, kind.__name__))

@@ -13,8 +13,10 @@ import os
 import poplib
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import time
 
 from . import procs, tls
 
@@ -65,8 +67,12 @@ class DovecotServer:
     def __init__(self, root, name, users, extra_conf="", wrapper=None,
                  passdb_conf=None, protocols=("imap", "pop3"),
                  userdb_conf=None, separator=None, master_user="master",
-                 master_password=None, tls_files=None):
+                 master_password=None, tls_files=None,
+                 auth_penalty=False):
         """users: dict user -> password (hashed into a passwd-file).
+        extra_conf, passdb_conf, userdb_conf may use the placeholders
+            @DIR@ @BASE_DIR@ @MAIL_ROOT@ @PASSWD_FILE@ @MASTER_PASSWD_FILE@
+            (this instance's paths, unknown before construction).
         extra_conf: appended verbatim at the end of dovecot.conf.  Sections
             with the same name merge, so e.g. `namespace inbox { mailbox
             Sent { special_use = \\Sent } }` works there.
@@ -80,6 +86,10 @@ class DovecotServer:
             default for Maildir++ is ".").
         tls_files: dict(ca, cert, key) to share a CA between servers; by
             default one CA per root (root/tls), made on first use.
+        auth_penalty: keep Dovecot's delays after failed logins (2 s
+            auth_failure_delay plus the per-IP anvil penalty growing to
+            15 s).  Off by default: tests fail logins on purpose, from
+            127.0.0.1 every time, and would crawl.
         """
         self.root = os.path.abspath(root)
         self.name = name
@@ -91,6 +101,7 @@ class DovecotServer:
         self.protocols = tuple(protocols)
         self.separator = separator
         self.master_user = master_user
+        self.auth_penalty = auth_penalty
         # random unless given: tests never need to know it in advance
         self.master_password = master_password or secrets.token_urlsafe(16)
         self.proc = None
@@ -119,9 +130,9 @@ class DovecotServer:
         self.lmtp_socket = (os.path.join(self.base_dir, "lmtp")
                             if "lmtp" in self.protocols else None)
         self._write_passwd_files()
-        self._write_conf()
+        self.write_conf()
 
-    # -- ports, under the short names the brief uses -----------------------
+    # -- ports by protocol name ---------------------------------------------
     @property
     def ports(self):
         return dict(imap=self.port_imap, imaps=self.port_imaps,
@@ -130,28 +141,112 @@ class DovecotServer:
 
     # -- files -------------------------------------------------------------
     def _write_passwd_files(self):
-        # passwd-file is re-read by the auth process whenever it changes,
-        # so add_user() needs no reload.  Written atomically (rename) so
-        # the auth process never sees a half-written file.
+        # The auth process re-reads a passwd-file when its mtime or size
+        # changed, checking at most once per second.  Written atomically
+        # (rename) so it never sees a half-written file.
         def write(path, entries):
+            try:
+                old_mtime = int(os.stat(path).st_mtime)
+            except FileNotFoundError:
+                old_mtime = 0
             tmp = path + ".tmp"
             with open(tmp, "w") as f:
                 for user, pw in entries.items():
                     f.write("%s:%s\n" % (user, hash_password(pw)))
             os.chmod(tmp, 0o644)
+            # a changed password has the same size (SHA512-CRYPT): make
+            # sure the mtime differs even within the same second
+            mtime = max(int(time.time()), old_mtime + 1)
+            os.utime(tmp, (mtime, mtime))
             os.rename(tmp, path)
         write(self.passwd_file, self.users)
         write(self.master_passwd_file, {self.master_user: self.master_password})
 
     def add_user(self, user, password):
+        """Add a user or change a password, without a reload.  Returns
+        once the running auth process is bound to notice (it looks at the
+        file at most once per wall-clock second)."""
         self.users[user] = password
         self._write_passwd_files()
+        if self.running():
+            time.sleep(1.0 - time.time() % 1.0 + 0.01)
 
     def maildir(self, user):
         return os.path.join(self.mail_root, user, "Maildir")
 
-    def _write_conf(self):
-        protocols = " ".join(p for p in self.protocols)
+    def folder_dir(self, user, folder="INBOX"):
+        """Maildir++ directory of a folder ("/"-separated unicode name):
+        INBOX is the Maildir itself, others are .Name.Sub (mUTF-7)."""
+        from . import mutf7
+        if folder.upper() == "INBOX":
+            return self.maildir(user)
+        return os.path.join(self.maildir(user),
+                            "." + mutf7.encode(folder.replace("/", ".")))
+
+    def message_file(self, user, uid, folder="INBOX"):
+        """Path of the Maildir file holding `uid`, from dovecot-uidlist
+        (lines "<uid> [<ext> ...] :<base filename>")."""
+        d = self.folder_dir(user, folder)
+        base = None
+        with open(os.path.join(d, "dovecot-uidlist")) as f:
+            next(f)  # header
+            for line in f:
+                fields, _, name = line.rstrip("\n").partition(":")
+                if fields.split() and fields.split()[0] == str(uid):
+                    base = name
+                    break
+        if base is None:
+            raise KeyError("uid %s not in %s/dovecot-uidlist" % (uid, d))
+        for sub in ("cur", "new"):
+            for fn in os.listdir(os.path.join(d, sub)):
+                if fn == base or fn.startswith(base + ":") or \
+                        fn.startswith(base + ","):
+                    return os.path.join(d, sub, fn)
+        raise KeyError("no file for uid %s (%s) in %s" % (uid, base, d))
+
+    def flip_body_byte(self, user, uid, folder="INBOX"):
+        """Change one body byte of a stored message behind Dovecot's back
+        (same size, same mtime = INTERNALDATE), to test that corruption is
+        detected.  Returns the file's offset that changed.
+
+        The file is rewritten under a new inode and renamed over the old
+        name: dsync copies between Maildirs with hard links, so writing in
+        place would change the other mailbox too."""
+        path = self.message_file(user, uid, folder)
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        start = data.find(b"\n\n") + 2  # stored with LF line endings
+        if start < 2:
+            raise ValueError("%s: no header/body separator" % path)
+        for off in range(start, len(data)):
+            if chr(data[off]).isalpha():
+                data[off] ^= 0x20  # swap letter case
+                break
+        else:
+            raise ValueError("%s: no letter in the body" % path)
+        st = os.stat(path)
+        tmp = os.path.join(os.path.dirname(os.path.dirname(path)), "tmp",
+                           "flip-%d" % os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.rename(tmp, path)
+        return off
+
+    def _subst(self, text):
+        for k, v in (("@DIR@", self.dir), ("@BASE_DIR@", self.base_dir),
+                     ("@MAIL_ROOT@", self.mail_root),
+                     ("@PASSWD_FILE@", self.passwd_file),
+                     ("@MASTER_PASSWD_FILE@", self.master_passwd_file)):
+            text = text.replace(k, v)
+        return text
+
+    def write_conf(self):
+        """(Re)write dovecot.conf from the attributes; after changing e.g.
+        .extra_conf on a running server, call this and then reload()."""
+        protocols = " ".join(self.protocols)
         passdb = self.passdb_conf
         if passdb is None:
             # master first: "user*master" + master password logs in as user;
@@ -176,6 +271,15 @@ userdb {
   args = uid=mail gid=mail home=%s/%%u
 }
 """ % self.mail_root
+        fast_failures = "" if self.auth_penalty else """\
+# no delays after failed logins (see auth_penalty in dovecot.py)
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+"""
         sep = ("  separator = %s\n" % self.separator) if self.separator else ""
         lmtp = ""
         if "lmtp" in self.protocols:
@@ -210,7 +314,7 @@ ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_master_user_separator = *
-
+%(fast_failures)s
 mail_location = maildir:%(mail_root)s/%%u/Maildir
 mail_uid = mail
 mail_gid = mail
@@ -249,12 +353,13 @@ service pop3-login {
 %(lmtp)s
 # --- extra_conf ---
 %(extra)s
-""" % dict(instance=self.instance_name, base_dir=self.base_dir, state_dir=self.state_dir,
-           protocols=protocols, log=self.log_path, cert=self.tls["cert"],
-           key=self.tls["key"], mail_root=self.mail_root, sep=sep,
-           passdb=passdb, userdb=userdb, imap=self.port_imap,
-           imaps=self.port_imaps, pop3=self.port_pop3,
-           pop3s=self.port_pop3s, lmtp=lmtp, extra=self.extra_conf)
+""" % dict(instance=self.instance_name, base_dir=self.base_dir,
+           state_dir=self.state_dir, protocols=protocols, log=self.log_path,
+           cert=self.tls["cert"], key=self.tls["key"],
+           mail_root=self.mail_root, sep=sep, passdb=passdb, userdb=userdb,
+           imap=self.port_imap, imaps=self.port_imaps, pop3=self.port_pop3,
+           pop3s=self.port_pop3s, lmtp=lmtp, fast_failures=fast_failures,
+           extra=self._subst(self.extra_conf))
         with open(self.conf, "w") as f:
             f.write(conf)
         os.chmod(self.conf, 0o644)
@@ -268,11 +373,11 @@ service pop3-login {
                                log_path=self.stdout_path)
         try:
             if "imap" in self.protocols:
-                procs.wait_banner(self.port_imap, b"* OK", timeout)
+                self._wait_banner(self.port_imap, b"* OK", timeout)
             if "pop3" in self.protocols:
-                procs.wait_banner(self.port_pop3, b"+OK", timeout)
+                self._wait_banner(self.port_pop3, b"+OK", timeout)
             if "lmtp" in self.protocols:
-                procs.wait_banner(self.lmtp_port, b"220", timeout)
+                self._wait_banner(self.lmtp_port, b"220", timeout)
         except procs.StartError as e:
             exited = None if self.proc.running() else self.proc.popen.returncode
             self.proc.stop()
@@ -283,11 +388,34 @@ service pop3-login {
                     self.stdout_path, _tail(self.stdout_path))) from None
         return self
 
+    def _wait_banner(self, port, prefix, timeout):
+        """procs.wait_banner, but give up at once if dovecot exited (a bad
+        config makes it exit immediately)."""
+        def greeted():
+            if not self.proc.running():
+                raise procs.StartError("dovecot exited")
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                return s.recv(512).startswith(prefix)
+        procs.wait_for(greeted, timeout,
+                       "127.0.0.1:%d to greet with %r" % (port, prefix))
+
     def stop(self):
         """Stop by PID (the whole process group), then make sure nothing of
         this instance is left anywhere (a child that changed its process
         group would escape killpg)."""
         if self.proc is not None:
+            if self.proc.running():
+                # SIGTERM to the master alone first: it shuts its children
+                # down in order (a group-wide signal makes every child log
+                # "Killed with signal 15").  Proc.stop() then kills
+                # whatever is left, e.g. if a wrapper did not pass it on.
+                # Session processes (imap, pop3) with clients attached
+                # outlive the master by ~10 s; Proc.stop() ends them.
+                try:
+                    os.kill(self.proc.pid, signal.SIGTERM)
+                    self.proc.popen.wait(timeout=10)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    pass
             self.proc.stop()
             self.proc = None
         left = self.leftover_pids()

@@ -68,9 +68,24 @@ class Endpoint:
                                   self.user, self.host, self.port)
 
     def ssl_context(self):
-        ctx = ssl.create_default_context(cafile=self.cafile)
+        ctx = _Context(ssl.PROTOCOL_TLS_CLIENT)  # verifies cert + name
+        ctx.servername = self.servername
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.cafile:
+            ctx.load_verify_locations(cafile=self.cafile)
+        else:
+            ctx.load_default_certs()
         return ctx
+
+
+class _Context(ssl.SSLContext):
+    """Checks the certificate for `servername` when set, instead of the
+    host we connected to (e.g. connect to 127.0.0.1, check "localhost")."""
+    servername = None
+
+    def wrap_socket(self, sock, *a, server_hostname=None, **kw):
+        return super().wrap_socket(
+            sock, *a, server_hostname=self.servername or server_hostname, **kw)
 
 
 @dataclasses.dataclass
@@ -109,15 +124,18 @@ def _q(s):
 def connect_imap(ep):
     """A logged-in imaplib client for ep; VerifyError on failure."""
     where = "%s (%s)" % (ep.label, ep.url())
+    c = None
     try:
         if ep.tls == "tls":
             c = imaplib.IMAP4_SSL(ep.host, ep.port, timeout=60,
-                                  ssl_context=_named(ep))
+                                  ssl_context=ep.ssl_context())
         else:
             c = imaplib.IMAP4(ep.host, ep.port, timeout=60)
             if ep.tls == "starttls":
-                c.starttls(_named(ep))
+                c.starttls(ep.ssl_context())
     except (OSError, imaplib.IMAP4.error) as e:
+        if c is not None:
+            c.shutdown()
         raise VerifyError("%s: cannot connect: %s" % (where, e)) from None
     try:
         c.login(ep.user, ep.password)
@@ -125,24 +143,6 @@ def connect_imap(ep):
         c.shutdown()
         raise VerifyError("%s: login failed: %s" % (where, _text(e))) from None
     return c
-
-
-def _named(ep):
-    """The endpoint's SSL context, verifying ep.servername if given."""
-    ctx = ep.ssl_context()
-    if ep.servername:
-        name = ep.servername
-
-        class Ctx(ssl.SSLContext):
-            def wrap_socket(self, sock, *a, server_hostname=None, **kw):
-                return super().wrap_socket(sock, *a, server_hostname=name,
-                                           **kw)
-        named = Ctx(ssl.PROTOCOL_TLS_CLIENT)
-        named.minimum_version = ctx.minimum_version
-        named.load_verify_locations(cafile=ep.cafile) if ep.cafile else \
-            named.load_default_certs()
-        return named
-    return ctx
 
 
 def _text(e):
@@ -392,15 +392,18 @@ def _compare_by_content(where, fa, fb, la, lb):
 def pop3_uidls(ep):
     """[(uidl, size)] in message-number order, via POP3 on ep.pop3_port."""
     where = "%s (pop3 %s:%d)" % (ep.label, ep.host, ep.pop3_port)
+    p = None
     try:
         if ep.tls == "tls":
             p = poplib.POP3_SSL(ep.host, ep.pop3_port, timeout=60,
-                                context=_named(ep))
+                                context=ep.ssl_context())
         else:
             p = poplib.POP3(ep.host, ep.pop3_port, timeout=60)
             if ep.tls == "starttls":
-                p.stls(_named(ep))
+                p.stls(ep.ssl_context())
     except (OSError, poplib.error_proto) as e:
+        if p is not None:
+            p.close()
         raise VerifyError("%s: cannot connect: %s" % (where, e)) from None
     try:
         p.user(ep.user)
