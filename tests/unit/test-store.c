@@ -1,0 +1,525 @@
+/* Unit tests for the state store (common/migrate-store*.c): the state
+   machine, secrets, aliases, the queue with leases, permissions, map
+   growth, readers beside a writer, and kill -9 of a writer. */
+
+#include "lib.h"
+#include "test-common.h"
+
+#include "migrate-store.h"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char store_dir[256];
+static char error[512];
+static int64_t fake_now = 1700000000;
+
+static int64_t test_clock(void)
+{
+	return fake_now;
+}
+
+static struct migrate_store *store_open(enum migrate_store_access access, size_t map)
+{
+	struct migrate_store_settings set = {
+		.path = store_dir, .access = access, .initial_map_size = map,
+		.now = test_clock,
+	};
+	struct migrate_store *store = NULL;
+
+	/* tests that expect a refusal read the reason from error */
+	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0)
+		return NULL;
+	return store;
+}
+
+static void store_reset(void)
+{
+	const char *argv[] = { "rm", "-rf", store_dir, NULL };
+	pid_t pid;
+	int status;
+
+	if (store_dir[0] == '\0')
+		i_snprintf(store_dir, sizeof(store_dir), "/tmp/test-store.%d", (int)getpid());
+	pid = fork();
+	if (pid == 0) {
+		execvp(argv[0], (char **)argv);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+}
+
+static struct migrate_account new_account(const char *address,
+					  enum migrate_account_state state)
+{
+	struct migrate_account a;
+
+	i_zero(&a);
+	i_snprintf(a.address, sizeof(a.address), "%s", address);
+	i_snprintf(a.domain, sizeof(a.domain), "example.com");
+	a.state = state;
+	a.protocol = MIGRATE_PROTOCOL_IMAP;
+	return a;
+}
+
+static struct migrate_secret new_secret(const char *hash)
+{
+	struct migrate_secret s;
+
+	i_zero(&s);
+	i_snprintf(s.password_hash, sizeof(s.password_hash), "%s", hash);
+	memcpy(s.credential, "\x01" "ciphertext", 11);
+	s.credential_len = 11;
+	return s;
+}
+
+static int create(struct migrate_store *store, const char *address,
+		  enum migrate_account_state state)
+{
+	struct migrate_account a = new_account(address, state);
+	struct migrate_secret s = new_secret("{CRYPT}$y$hash");
+
+	return migrate_store_account_create(store, &a, &s, error, sizeof(error));
+}
+
+static bool consistent(struct migrate_store *store)
+{
+	int ret = migrate_store_check(store, error, sizeof(error));
+
+	if (ret != 1)
+		i_error("check: %s", error);
+	return ret == 1;
+}
+
+static void test_store_accounts(void)
+{
+	struct migrate_store *store;
+	struct migrate_account a;
+	struct migrate_stats stats;
+
+	test_begin("store: accounts and the state machine");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(store != NULL);
+	test_assert(migrate_store_account_get(store, "a@example.com", &a, error, sizeof(error)) == 0);
+	test_assert(create(store, "a@example.com", MIGRATE_STATE_QUEUED) == 1);
+	test_assert(create(store, "a@example.com", MIGRATE_STATE_QUEUED) == 0);
+	test_assert(create(store, "b@example.com", MIGRATE_STATE_PASSWORDS_ONLY) == 1);
+	test_assert(create(store, "c@example.com", MIGRATE_STATE_MIGRATED) < 0);
+	test_assert_strcmp(error, "store: a new account is queued or passwords-only, not migrated");
+
+	test_assert(migrate_store_account_get(store, "a@example.com", &a, error, sizeof(error)) == 1);
+	test_assert(a.state == MIGRATE_STATE_QUEUED && a.created == fake_now);
+	test_assert_strcmp(a.address, "a@example.com");
+	test_assert_strcmp(a.domain, "example.com");
+
+	/* illegal, and legal but from the wrong state */
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_QUEUED, MIGRATE_STATE_MIGRATED, NULL, 0, error, sizeof(error)) < 0);
+	test_assert_strcmp(error, "store: illegal transition queued -> migrated for a@example.com");
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_SYNCED, MIGRATE_STATE_CUTOVER, NULL, 0, error, sizeof(error)) < 0);
+	test_assert_strcmp(error, "store: account a@example.com is queued, not synced: not moved to cutover");
+
+	/* importing -> failed records why and when to retry */
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, NULL, 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_IMPORTING, MIGRATE_STATE_FAILED, "legacy said NO [UNAVAILABLE]",
+		fake_now + 60, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_get(store, "a@example.com", &a, error, sizeof(error)) == 1);
+	test_assert(a.state == MIGRATE_STATE_FAILED && a.attempts == 1 &&
+		    a.next_retry == fake_now + 60);
+	test_assert_strcmp(a.last_error, "legacy said NO [UNAVAILABLE]");
+
+	/* all the way to migrated, with progress counted in the statistics */
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_FAILED, MIGRATE_STATE_QUEUED, NULL, 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, NULL, 0, error, sizeof(error)) == 0);
+	{
+		struct migrate_account_progress p = { .pass = 1, .folders_done = 3,
+			.folders_total = 3, .messages_done = 120, .messages_total = 120,
+			.bytes_done = 5000000, .bytes_total = 5000000 };
+		test_assert(migrate_store_account_set_progress(store, "a@example.com", &p,
+							       error, sizeof(error)) == 0);
+	}
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED, NULL, 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_SYNCED, MIGRATE_STATE_CUTOVER, NULL, 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_CUTOVER, MIGRATE_STATE_MIGRATED, NULL, 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_get(store, "a@example.com", &a, error, sizeof(error)) == 1);
+	test_assert(a.state == MIGRATE_STATE_MIGRATED && a.attempts == 0 &&
+		    a.progress.messages_done == 120);
+
+	test_assert(migrate_store_stats_get(store, &stats, error, sizeof(error)) == 0);
+	test_assert(stats.started_at == fake_now && stats.mailboxes_migrated == 1 &&
+		    stats.messages_migrated == 120 && stats.bytes_migrated == 5000000 &&
+		    stats.errors == 1);
+	test_assert_strcmp(stats.last_mailbox, "a@example.com");
+	test_assert(stats.state_counts[MIGRATE_STATE_MIGRATED] == 1 &&
+		    stats.state_counts[MIGRATE_STATE_PASSWORDS_ONLY] == 1 &&
+		    stats.state_counts[MIGRATE_STATE_QUEUED] == 0);
+	test_assert(consistent(store));
+	migrate_store_close(&store);
+	test_end();
+}
+
+static void test_store_secrets_and_aliases(void)
+{
+	struct migrate_store *store, *reader;
+	struct migrate_secret s;
+	struct migrate_alias alias, got;
+	struct migrate_account a;
+	struct migrate_stats stats;
+
+	test_begin("store: secrets, aliases, forget");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(create(store, "a@example.com", MIGRATE_STATE_QUEUED) == 1);
+	test_assert(migrate_store_secret_get(store, "a@example.com", &s, error, sizeof(error)) == 1);
+	test_assert_strcmp(s.password_hash, "{CRYPT}$y$hash");
+	test_assert(s.credential_len == 11 && memcmp(s.credential, "\x01" "ciphertext", 11) == 0);
+
+	i_zero(&alias);
+	i_snprintf(alias.alias, sizeof(alias.alias), "sales@example.com");
+	i_snprintf(alias.account, sizeof(alias.account), "a@example.com");
+	i_snprintf(alias.source, sizeof(alias.source), "legacy-forward");
+	test_assert(migrate_store_alias_set(store, &alias, error, sizeof(error)) == 1);
+	test_assert(migrate_store_alias_set(store, &alias, error, sizeof(error)) == 0);
+	test_assert(migrate_store_alias_get(store, "sales@example.com", &got, error, sizeof(error)) == 1);
+	test_assert_strcmp(got.account, "a@example.com");
+	test_assert_strcmp(got.source, "legacy-forward");
+	i_snprintf(alias.account, sizeof(alias.account), "nobody@example.com");
+	test_assert(migrate_store_alias_set(store, &alias, error, sizeof(error)) < 0);
+	test_assert_strcmp(error, "store: alias sales@example.com: account nobody@example.com does not exist");
+
+	/* the routing side cannot read secrets (LMDB forbids one process
+	   opening an environment twice: close the writer meanwhile) */
+	migrate_store_close(&store);
+	reader = store_open(MIGRATE_STORE_READ_ROUTING, 0);
+	test_assert(reader != NULL);
+	test_assert(migrate_store_account_get(reader, "a@example.com", &a, error, sizeof(error)) == 1);
+	test_assert(migrate_store_secret_get(reader, "a@example.com", &s, error, sizeof(error)) < 0);
+	test_assert_strcmp(error, "store: secrets are not open in this process");
+	test_assert(create(reader, "x@example.com", MIGRATE_STATE_QUEUED) < 0);
+	migrate_store_close(&reader);
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+
+	/* finish: credentials go, hashes stay */
+	test_assert(migrate_store_secrets_wipe_credentials(store, error, sizeof(error)) == 1);
+	test_assert(migrate_store_secret_get(store, "a@example.com", &s, error, sizeof(error)) == 1);
+	test_assert(s.credential_len == 0);
+	test_assert_strcmp(s.password_hash, "{CRYPT}$y$hash");
+
+	test_assert(migrate_store_account_forget(store, "a@example.com", error, sizeof(error)) == 1);
+	test_assert(migrate_store_account_forget(store, "a@example.com", error, sizeof(error)) == 0);
+	test_assert(migrate_store_alias_get(store, "sales@example.com", &got, error, sizeof(error)) == 0);
+	test_assert(migrate_store_secret_get(store, "a@example.com", &s, error, sizeof(error)) == 0);
+	test_assert(migrate_store_stats_get(store, &stats, error, sizeof(error)) == 0);
+	test_assert(stats.state_counts[MIGRATE_STATE_QUEUED] == 0 && stats.aliases_created == 1);
+	test_assert(consistent(store));
+	migrate_store_close(&store);
+	test_end();
+}
+
+static void test_store_queue(void)
+{
+	char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
+	struct migrate_store *store;
+	/* two live processes: a lease of a dead pid would be free at once */
+	pid_t me = getpid(), other = getppid(), dead;
+	uint64_t length;
+	int status;
+
+	test_begin("store: queue order, leases, expiry, release");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(create(store, "first@example.com", MIGRATE_STATE_QUEUED) == 1);
+	fake_now += 10;
+	test_assert(create(store, "second@example.com", MIGRATE_STATE_QUEUED) == 1);
+	test_assert(migrate_store_queue_length(store, &length, error, sizeof(error)) == 0 && length == 2);
+
+	test_assert(migrate_store_queue_take(store, me, 60, address, error, sizeof(error)) == 1);
+	test_assert_strcmp(address, "first@example.com");
+	test_assert(migrate_store_queue_take(store, me, 60, address, error, sizeof(error)) == 1);
+	test_assert_strcmp(address, "second@example.com");
+	test_assert(migrate_store_queue_take(store, me, 60, address, error, sizeof(error)) == 0);
+
+	/* a lease past its expiry is free again; renew keeps it */
+	test_assert(migrate_store_queue_renew(store, "second@example.com", me, 600, error, sizeof(error)) == 1);
+	fake_now += 61;
+	test_assert(migrate_store_queue_take(store, other, 60, address, error, sizeof(error)) == 1);
+	test_assert_strcmp(address, "first@example.com");
+	/* the old holder lost it */
+	test_assert(migrate_store_queue_release(store, "first@example.com", me, -1, error, sizeof(error)) == 0);
+	test_assert(migrate_store_queue_take(store, me, 60, address, error, sizeof(error)) == 0);
+
+	/* retry later: not taken before its time */
+	test_assert(migrate_store_queue_release(store, "first@example.com", other,
+						fake_now + 300, error, sizeof(error)) == 1);
+	test_assert(migrate_store_queue_take(store, me, 60, address, error, sizeof(error)) == 0);
+	fake_now += 301;
+	/* second's lease (600 s from before) still runs: only first comes */
+	test_assert(migrate_store_queue_take(store, me, 60, address, error, sizeof(error)) == 1);
+	test_assert_strcmp(address, "first@example.com");
+	test_assert(migrate_store_queue_release(store, "first@example.com", me, -1, error, sizeof(error)) == 1);
+
+	/* a lease whose owner process is gone is free at once */
+	dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, &status, 0);
+	test_assert(migrate_store_queue_release(store, "second@example.com", me, fake_now,
+						error, sizeof(error)) == 1);
+	test_assert(migrate_store_queue_take(store, dead, 600, address, error, sizeof(error)) == 1);
+	test_assert(migrate_store_queue_take(store, me, 60, address, error, sizeof(error)) == 1);
+	test_assert_strcmp(address, "second@example.com");
+	test_assert(migrate_store_queue_length(store, &length, error, sizeof(error)) == 0 && length == 1);
+	migrate_store_close(&store);
+	test_end();
+}
+
+static void test_store_permissions(void)
+{
+	struct migrate_store *store;
+	char path[512];
+
+	test_begin("store: file modes, and refusing readable stores");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	migrate_store_close(&store);
+	{
+		static const struct { const char *file; mode_t mode; } want[] = {
+			{ "routing", 0770 }, { "routing/data.mdb", 0640 },
+			{ "routing/lock.mdb", 0660 }, { "secrets", 0700 },
+			{ "secrets/data.mdb", 0600 }, { "secrets/lock.mdb", 0600 },
+		};
+		struct stat st;
+		unsigned int i;
+
+		for (i = 0; i < N_ELEMENTS(want); i++) {
+			i_snprintf(path, sizeof(path), "%s/%s", store_dir, want[i].file);
+			test_assert_idx(stat(path, &st) == 0 &&
+					(st.st_mode & 07777) == want[i].mode, i);
+		}
+	}
+	i_snprintf(path, sizeof(path), "%s/secrets", store_dir);
+	test_assert(chmod(path, 0750) == 0);
+	test_assert(store_open(MIGRATE_STORE_WRITE, 0) == NULL);
+	test_assert(strstr(error, "secrets is mode 0750: the secrets store must not be "
+			   "accessible to group or others (chmod go-rwx)") != NULL);
+	test_assert(chmod(path, 0700) == 0);
+	i_snprintf(path, sizeof(path), "%s/routing", store_dir);
+	test_assert(chmod(path, 0775) == 0);
+	test_assert(store_open(MIGRATE_STORE_READ_ROUTING, 0) == NULL);
+	test_assert(strstr(error, "routing is mode 0775: the routing store must not be "
+			   "accessible to others (chmod o-rwx)") != NULL);
+	test_assert(chmod(path, 0770) == 0);
+
+	/* a reader cannot create a store */
+	store_reset();
+	test_assert(store_open(MIGRATE_STORE_READ_ROUTING, 0) == NULL);
+	test_assert(strstr(error, "does not exist") != NULL);
+	test_end();
+}
+
+static void test_store_growth_and_schema(void)
+{
+	struct migrate_store *store;
+	char address[64];
+	unsigned int i;
+	int ok = 0;
+
+	test_begin("store: the map grows by itself; newer schema refused");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 64 * 1024);
+	for (i = 0; i < 3000; i++) {
+		i_snprintf(address, sizeof(address), "user%05u@example.com", i);
+		ok += create(store, address, MIGRATE_STATE_QUEUED) == 1;
+	}
+	test_assert(ok == 3000);
+	test_assert(consistent(store));
+	migrate_store_close(&store);
+
+	/* a store written by a newer version */
+	{
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_val key = { 6, (void *)"schema" }, data;
+		uint32_t version = MIGRATE_STORE_SCHEMA_VERSION + 1;
+		char path[512];
+
+		i_snprintf(path, sizeof(path), "%s/routing", store_dir);
+		data.mv_size = sizeof(version);
+		data.mv_data = &version;
+		test_assert(mdb_env_create(&env) == 0);
+		mdb_env_set_maxdbs(env, 8);
+		mdb_env_set_mapsize(env, 64 * 1024 * 1024);
+		test_assert(mdb_env_open(env, path, 0, 0660) == 0);
+		test_assert(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+		test_assert(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
+		test_assert(mdb_put(txn, dbi, &key, &data, 0) == 0);
+		test_assert(mdb_txn_commit(txn) == 0);
+		mdb_env_close(env);
+	}
+	test_assert(store_open(MIGRATE_STORE_WRITE, 0) == NULL);
+	test_assert(strstr(error, "schema version 2 is newer than this program supports (1)") != NULL);
+	test_end();
+}
+
+static void test_store_orphan_secret(void)
+{
+	struct migrate_store *store;
+	struct migrate_secret s = new_secret("{CRYPT}$y$orphan"), got;
+
+	test_begin("store: a secret without its account is removed later");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	/* as if the process died between the secret and the account */
+	test_assert(migrate_store_secret_set(store, "ghost@example.com", &s, error, sizeof(error)) == 0);
+	migrate_store_close(&store);
+	/* young orphans may be a create in progress elsewhere: kept */
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(migrate_store_secret_get(store, "ghost@example.com", &got, error, sizeof(error)) == 1);
+	migrate_store_close(&store);
+	fake_now += 7200;
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(migrate_store_secret_get(store, "ghost@example.com", &got, error, sizeof(error)) == 0);
+	migrate_store_close(&store);
+	test_end();
+}
+
+/* A child that writes for ever: creates accounts and walks them through
+   the state machine, one transaction at a time. */
+static void writer_loop(unsigned int seed, int ready_fd)
+{
+	struct migrate_store *store = store_open(MIGRATE_STORE_WRITE, 32 * 1024);
+	char address[64], taken[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
+	unsigned int i;
+
+	if (store == NULL)
+		_exit(1);
+	if (ready_fd >= 0 && write(ready_fd, "", 1) != 1)
+		_exit(1);
+	for (i = 0;; i++) {
+		i_snprintf(address, sizeof(address), "u%u-%u@example.com", seed, i);
+		(void)create(store, address, (i % 5) == 0 ? MIGRATE_STATE_PASSWORDS_ONLY :
+			     MIGRATE_STATE_QUEUED);
+		if (migrate_store_queue_take(store, getpid(), 60, taken, error, sizeof(error)) == 1 &&
+		    migrate_store_account_transition(store, taken, MIGRATE_STATE_QUEUED,
+			MIGRATE_STATE_IMPORTING, NULL, 0, error, sizeof(error)) == 0) {
+			(void)migrate_store_account_transition(store, taken,
+				MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED, NULL, 0, error, sizeof(error));
+			(void)migrate_store_queue_release(store, taken, getpid(), -1, error, sizeof(error));
+		}
+		if (i % 7 == 3)
+			(void)migrate_store_account_forget(store, address, error, sizeof(error));
+	}
+}
+
+static void test_store_kill9_writer(void)
+{
+	struct migrate_store *store;
+	unsigned int round, bad = 0;
+	struct migrate_stats stats;
+
+	test_begin("store: kill -9 of a writer at 100 random points");
+	store_reset();
+	for (round = 0; round < 100; round++) {
+		int status, fd[2];
+		char c;
+		pid_t pid;
+
+		if (pipe(fd) < 0)
+			i_fatal("pipe() failed: %m");
+		pid = fork();
+		if (pid == 0)
+			writer_loop(round, fd[1]);
+		/* once it is writing, 0-20 ms: lands inside transactions,
+		   commits and map growth */
+		if (read(fd[0], &c, 1) != 1)
+			bad++;
+		i_close_fd(&fd[0]);
+		i_close_fd(&fd[1]);
+		usleep((useconds_t)i_rand_limit(20000));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		store = store_open(MIGRATE_STORE_WRITE, 0);
+		if (store == NULL || !consistent(store))
+			bad++;
+		migrate_store_close(&store);
+	}
+	test_assert(bad == 0);
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(migrate_store_stats_get(store, &stats, error, sizeof(error)) == 0);
+	/* the writers got real work done between the kills */
+	test_assert(stats.state_counts[MIGRATE_STATE_QUEUED] +
+		    stats.state_counts[MIGRATE_STATE_SYNCED] > 0);
+	migrate_store_close(&store);
+	test_end();
+}
+
+static void test_store_reader_beside_writer(void)
+{
+	struct migrate_store *store;
+	unsigned int i, reads = 0, bad = 0;
+	pid_t writer;
+	int status;
+
+	test_begin("store: a reader process never waits on a writer process");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(create(store, "watched@example.com", MIGRATE_STATE_QUEUED) == 1);
+	migrate_store_close(&store);
+
+	writer = fork();
+	if (writer == 0)
+		writer_loop(1000, -1);
+	store = store_open(MIGRATE_STORE_READ_ROUTING, 0);
+	test_assert(store != NULL);
+	for (i = 0; store != NULL && i < 200000; i++) {
+		struct migrate_account a;
+		int ret = migrate_store_account_get(store, "watched@example.com", &a,
+						    error, sizeof(error));
+
+		/* the writer takes it through queued/importing/synced */
+		if (ret != 1 || (a.state != MIGRATE_STATE_QUEUED &&
+				 a.state != MIGRATE_STATE_IMPORTING &&
+				 a.state != MIGRATE_STATE_SYNCED))
+			bad++;
+		reads++;
+	}
+	kill(writer, SIGKILL);
+	waitpid(writer, &status, 0);
+	migrate_store_close(&store);
+	test_assert(reads == 200000 && bad == 0);
+	test_end();
+}
+
+int main(void)
+{
+	static void (*const tests[])(void) = {
+		test_store_accounts,
+		test_store_secrets_and_aliases,
+		test_store_queue,
+		test_store_permissions,
+		test_store_growth_and_schema,
+		test_store_orphan_secret,
+		test_store_reader_beside_writer,
+		test_store_kill9_writer,
+		NULL
+	};
+	int ret = test_run(tests);
+
+	store_reset();
+	return ret;
+}
