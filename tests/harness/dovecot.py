@@ -476,11 +476,7 @@ service pop3-login {
         self.doveadm("reload")
 
     def log_text(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return procs.read_text(self.log_path)
 
     def log_tail(self, lines=40):
         return _tail(self.log_path, lines)

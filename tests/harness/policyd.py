@@ -38,11 +38,7 @@ class PolicyDaemon:
         return SocketmapClient(("127.0.0.1", self.port))
 
     def log_text(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return procs.read_text(self.log_path)
 
     def stop(self):
         """SIGTERM and wait; returns the exit status."""

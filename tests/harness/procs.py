@@ -31,6 +31,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_open(port, host="127.0.0.1"):
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def read_text(path):
+    """A log file's text so far ("" before it exists)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def wait_for(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     last_exc = None

@@ -9,27 +9,19 @@ import imaplib
 import os
 import poplib
 import secrets
-import shutil
 import smtplib
-import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import unittest
 
 from harness import corpus, procs, tls, verify
 from harness.dovecot import DovecotServer, DovecotError
+from harness.testcase import ServerTestCase
 from harness.mutf7 import _Vectors as TestMutf7Vectors  # noqa: F401 (run it)
 from harness import mutf7
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def new_root():
-    root = tempfile.mkdtemp(prefix="dm-")
-    os.chmod(root, 0o755)  # dovecot's unprivileged processes traverse it
-    return root
 
 
 def pids_mentioning(text):
@@ -48,31 +40,16 @@ def pids_mentioning(text):
     return found
 
 
-def port_closed(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except OSError:
-        return True
 
 
-class LegacyServerTest(unittest.TestCase):
+class LegacyServerTest(ServerTestCase):
     def setUp(self):
-        self.root = new_root()
+        super().setUp()
         # random per test, never printed
         self.pw = {"alice": secrets.token_urlsafe(12),
                    "bob": secrets.token_urlsafe(12)}
-        self.srv = DovecotServer(self.root, "legacy", self.pw)
+        self.srv = self.own(DovecotServer(self.root, "legacy", self.pw))
         self.srv.start()
-        self.others = []
-
-    def tearDown(self):
-        try:
-            for srv in [self.srv] + self.others:
-                srv.stop()
-        finally:
-            procs.stop_all()
-            shutil.rmtree(self.root, ignore_errors=True)
 
     def append_one(self, user="alice", body=b"hello\r\n"):
         c = self.srv.imap(user)
@@ -175,7 +152,7 @@ class LegacyServerTest(unittest.TestCase):
         self.assertEqual(pids_mentioning(self.srv.instance_name), [])
         self.assertEqual(self.srv.leftover_pids(), [])
         for port in ports:
-            self.assertTrue(port_closed(port), port)
+            self.assertFalse(procs.port_open(port), port)
         # and it can start again on the same ports and data
         self.srv.start()
         self.srv.imap("alice").logout()
@@ -196,7 +173,7 @@ class LegacyServerTest(unittest.TestCase):
             wrapper=["/usr/bin/env"], protocols=("imap", "pop3", "lmtp"),
             separator="/",
             extra_conf="mail_attachment_dir = @DIR@/attachments\n")
-        self.others.append(other)
+        self.own(other)
         other.start()
         self.assertIn("mail_attachment_dir = %s/attachments" % other.dir,
                       other.doveadm("config", "-n").stdout.decode())
@@ -251,19 +228,12 @@ class CorpusGenerateTest(unittest.TestCase):
                             for f in a for m in f.messages))
 
 
-class CorpusTest(unittest.TestCase):
+class CorpusTest(ServerTestCase):
     def setUp(self):
-        self.root = new_root()
+        super().setUp()
         self.pw = {"alice": secrets.token_urlsafe(12)}
-        self.srv = DovecotServer(self.root, "legacy", self.pw)
+        self.srv = self.own(DovecotServer(self.root, "legacy", self.pw))
         self.srv.start()
-
-    def tearDown(self):
-        try:
-            self.srv.stop()
-        finally:
-            procs.stop_all()
-            shutil.rmtree(self.root, ignore_errors=True)
 
     def test_load_and_read_back(self):
         cp = corpus.generate(1)

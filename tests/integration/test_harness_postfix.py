@@ -5,17 +5,15 @@ Run: cd tests && /usr/bin/python3 -m unittest discover -s integration -t . \
 Needs root (Postfix's master), postfix 3.7 and swaks.
 """
 import os
-import shutil
 import smtplib
-import socket
 import subprocess
 import sys
-import tempfile
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import procs, postfix, smtp_sink  # noqa: E402
+from harness.testcase import ServerTestCase  # noqa: E402
 
 # the directory's mtime catches files created in it (e.g. by post-install)
 SYSTEM_FILES = ["/etc/postfix", "/etc/postfix/main.cf",
@@ -68,32 +66,10 @@ def mtimes(paths):
     return out
 
 
-def port_open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-class PostfixHarnessTest(unittest.TestCase):
-    def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="dm-")
-        os.chmod(self.root, 0o755)  # postfix (the user) must traverse it
-        self.servers = []
-        self.addCleanup(self.cleanup)
-
-    def cleanup(self):
-        try:
-            for s in reversed(self.servers):
-                s.stop()
-        finally:
-            procs.stop_all()
-            shutil.rmtree(self.root, ignore_errors=True)
-
+class PostfixHarnessTest(ServerTestCase):
     def sink(self, **kw):
         s = smtp_sink.SmtpSink(self.root, **kw)
-        self.servers.append(s)
+        self.own(s)
         return s
 
     def relaying_postfix(self, sink_port, **kw):
@@ -102,7 +78,7 @@ class PostfixHarnessTest(unittest.TestCase):
             self.root, relay_domains="legacy.test",
             transport_maps="inline:{legacy.test=smtp:[127.0.0.1]:%d}"
             % sink_port, **kw)
-        self.servers.append(pf)
+        self.own(pf)
         return pf
 
     def assert_relayed(self, got, token, sender, rcpt, sent=None):
@@ -120,7 +96,7 @@ class PostfixHarnessTest(unittest.TestCase):
     def test_smtplib_relay_to_sink_via_hash_map(self):
         sink = self.sink().start()
         pf = postfix.PostfixServer(self.root, relay_domains="legacy.test")
-        self.servers.append(pf)
+        self.own(pf)
         pf.main_cf["transport_maps"] = pf.postmap(
             "hash", "transport",
             "legacy.test smtp:[127.0.0.1]:%d\n" % sink.port)
@@ -220,7 +196,7 @@ class PostfixHarnessTest(unittest.TestCase):
         pf.stop()
         self.assertFalse(procs.pid_alive(master))
         self.assertEqual(pf.processes(master), [])
-        self.assertFalse(port_open(pf.port))
+        self.assertFalse(procs.port_open(pf.port))
         self.assertEqual(mtimes(SYSTEM_FILES), before_files)
         # no new system-instance process appeared (we only used -c DIR)
         self.assertEqual(system_postfix_pids() - before_system, set())

@@ -1,11 +1,10 @@
 """The new server loads dovecot-migrate's modules from the build tree."""
 import imaplib
 import os
-import shutil
 import socket
-import tempfile
 import unittest
 
+from harness.testcase import ServerTestCase
 from harness import procs
 from harness.modules import SYSTEM_MODULE_DIR
 from harness.new_server import new_server
@@ -14,14 +13,7 @@ OPERATOR_USERS = {"local@other.test": "Operator-Pass-1"}
 DOMAINS = {"example.test": {"legacy_host": "127.0.0.1", "tls": "none"}}
 
 
-class NewServerTest(unittest.TestCase):
-    def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="dm-")
-        os.chmod(self.root, 0o755)
-
-    def tearDown(self):
-        procs.stop_all()
-        shutil.rmtree(self.root, ignore_errors=True)
+class NewServerTest(ServerTestCase):
 
     def test_auth_module_loads_and_chain_goes_on(self):
         srv = new_server(self.root, OPERATOR_USERS, DOMAINS)

@@ -1,12 +1,11 @@
 """migrate-policyd as Postfix and a hostile client see it."""
 import os
-import shutil
 import socket
 import stat
 import subprocess
-import tempfile
 import unittest
 
+from harness.testcase import ServerTestCase
 from harness import build, migrate_conf, procs
 from harness.policyd import PolicyDaemon
 from harness.socketmap import SocketmapClient, encode
@@ -14,15 +13,7 @@ from harness.socketmap import SocketmapClient, encode
 VERSION_REPLY = "OK dovecot-migrate 0.1.0"
 
 
-class PolicydTest(unittest.TestCase):
-    def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="dm-")
-        os.chmod(self.root, 0o755)
-        self.daemon = None
-
-    def tearDown(self):
-        procs.stop_all()
-        shutil.rmtree(self.root, ignore_errors=True)
+class PolicydTest(ServerTestCase):
 
     def start(self, **kwargs):
         self.daemon = PolicyDaemon(self.root, **kwargs).start()

@@ -7,39 +7,30 @@ in known ways and check the verifier's report line by line.
 """
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 from harness import corpus, procs, verify
 from harness.dovecot import DovecotServer
+from harness.testcase import ServerTestCase
 
 VERIFY_PY = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "harness", "verify.py")
 
 
-class VerifierTest(unittest.TestCase):
+class VerifierTest(ServerTestCase):
     def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="dm-")
-        os.chmod(self.root, 0o755)
+        super().setUp()
         self.pw = {"alice": secrets.token_urlsafe(12),
                    "bob": secrets.token_urlsafe(12)}
-        self.srv = DovecotServer(self.root, "legacy", self.pw)
+        self.srv = self.own(DovecotServer(self.root, "legacy", self.pw))
         self.srv.start()
         c = self.srv.imap("alice")
         corpus.load_imap(c, corpus.generate(1))
         c.logout()
         self.srv.doveadm("backup", "-R", "-u", "bob",
                          "maildir:" + self.srv.maildir("alice"))
-
-    def tearDown(self):
-        try:
-            self.srv.stop()
-        finally:
-            procs.stop_all()
-            shutil.rmtree(self.root, ignore_errors=True)
 
     def endpoint(self, user, **kw):
         kw.setdefault("pop3_port", self.srv.port_pop3)
