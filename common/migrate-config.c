@@ -17,6 +17,7 @@
 
 enum value_type {
 	VALUE_STRING,
+	VALUE_STRING_OR_EMPTY,
 	VALUE_PORT,
 	VALUE_COUNT,
 	VALUE_BOOL,
@@ -28,40 +29,51 @@ struct key_def {
 	enum value_type type;
 	size_t offset;
 	const char *const *enum_names; /* VALUE_ENUM: index = enum value */
+	unsigned long max;		/* VALUE_COUNT: 1..max */
 };
 
 static const char *const tls_names[] = { "starttls", "tls", "none", NULL };
 static const char *const mode_names[] = { "proxy", "refuse", "local", NULL };
 static const char *const unknown_names[] = { "relay", "reject", "verify", NULL };
 
-#define G(name, type) { #name, type, offsetof(struct migrate_config, name), NULL }
-#define GE(name, names) { #name, VALUE_ENUM, offsetof(struct migrate_config, name), names }
+#define G(name, type) { #name, type, offsetof(struct migrate_config, name), NULL, 0 }
+#define GE(name, names) { #name, VALUE_ENUM, offsetof(struct migrate_config, name), names, 0 }
+#define GN(name, max) { #name, VALUE_COUNT, offsetof(struct migrate_config, name), NULL, max }
 static const struct key_def global_keys[] = {
 	G(store, VALUE_STRING),
 	G(vault_key, VALUE_STRING),
 	G(log, VALUE_STRING),
 	GE(mode, mode_names),
 	GE(unknown_recipients, unknown_names),
-	G(workers, VALUE_COUNT),
+	GN(workers, 1024),
 	G(policy_listen, VALUE_STRING),
 	G(socketmap_listen, VALUE_STRING),
 	G(lmtp_transport, VALUE_STRING),
-	{ NULL, 0, 0, NULL }
+	G(store_user, VALUE_STRING),
+	G(store_group, VALUE_STRING),
+	G(recipient_delimiter, VALUE_STRING_OR_EMPTY),
+	GN(legacy_checks_per_user, 100000),
+	GN(legacy_checks_per_ip, 100000),
+	GN(legacy_failure_cache_secs, 86400),
+	{ NULL, 0, 0, NULL, 0 }
 };
 
-#define D(name, type) { #name, type, offsetof(struct migrate_domain, name), NULL }
+#define D(name, type) { #name, type, offsetof(struct migrate_domain, name), NULL, 0 }
 static const struct key_def domain_keys[] = {
 	D(legacy_host, VALUE_STRING),
 	D(imap_port, VALUE_PORT),
 	D(pop3_port, VALUE_PORT),
 	D(smtp_port, VALUE_PORT),
-	{ "tls", VALUE_ENUM, offsetof(struct migrate_domain, tls), tls_names },
+	{ "tls", VALUE_ENUM, offsetof(struct migrate_domain, tls), tls_names, 0 },
 	D(legacy_user, VALUE_STRING),
 	D(tls_verify, VALUE_BOOL),
 	D(ca_file, VALUE_STRING),
 	D(local_ip, VALUE_STRING),
-	{ "default", VALUE_BOOL, offsetof(struct migrate_domain, is_default), NULL },
-	{ NULL, 0, 0, NULL }
+	{ "default", VALUE_BOOL, offsetof(struct migrate_domain, is_default), NULL, 0 },
+	D(fold_local_part, VALUE_BOOL),
+	D(legacy_master_user, VALUE_STRING),
+	D(legacy_master_password_file, VALUE_STRING),
+	{ NULL, 0, 0, NULL, 0 }
 };
 
 struct parser {
@@ -155,6 +167,9 @@ static int set_value(struct parser *p, const struct key_def *def,
 			return parse_error(p, "%s: empty value", def->name);
 		set_string(field, value);
 		return 0;
+	case VALUE_STRING_OR_EMPTY:
+		set_string(field, value);
+		return 0;
 	case VALUE_PORT:
 		if (parse_number(value, 65535, &num) < 0) {
 			return parse_error(p, "%s: '%s' is not a port (0-65535)",
@@ -163,9 +178,9 @@ static int set_value(struct parser *p, const struct key_def *def,
 		*(uint16_t *)field = (uint16_t)num;
 		return 0;
 	case VALUE_COUNT:
-		if (parse_number(value, 1024, &num) < 0 || num == 0) {
-			return parse_error(p, "%s: '%s' is not a number 1-1024",
-					   def->name, value);
+		if (parse_number(value, def->max, &num) < 0 || num == 0) {
+			return parse_error(p, "%s: '%s' is not a number 1-%lu",
+					   def->name, value, def->max);
 		}
 		*(unsigned int *)field = (unsigned int)num;
 		return 0;
@@ -218,6 +233,7 @@ static void domain_defaults(struct migrate_domain *d)
 	d->legacy_user = xstrdup("%u");
 	d->tls_verify = true;
 	d->ca_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
+	d->fold_local_part = true;
 }
 
 static int start_domain(struct parser *p, char *header)
@@ -305,6 +321,9 @@ static int check_domains(struct parser *p)
 			return parse_error(p, "[domain %s]: imap_port and pop3_port are both 0", d->name);
 		if (d->is_default && ++defaults > 1)
 			return parse_error(p, "[domain %s]: more than one domain has default = yes", d->name);
+		if ((d->legacy_master_user == NULL) != (d->legacy_master_password_file == NULL))
+			return parse_error(p, "[domain %s]: legacy_master_user and "
+					   "legacy_master_password_file go together", d->name);
 	}
 	return 0;
 }
@@ -320,6 +339,10 @@ static void config_defaults(struct migrate_config *c)
 	c->policy_listen = xstrdup("unix:/var/spool/postfix/private/migrate-policy");
 	c->socketmap_listen = xstrdup("unix:/var/spool/postfix/private/migrate-map");
 	c->lmtp_transport = xstrdup("lmtp:unix:private/dovecot-lmtp");
+	c->recipient_delimiter = xstrdup("+");
+	c->legacy_checks_per_user = 10;
+	c->legacy_checks_per_ip = 60;
+	c->legacy_failure_cache_secs = 60;
 }
 
 int migrate_config_parse(const char *name, const char *text, size_t size,
@@ -421,6 +444,8 @@ void migrate_config_free(struct migrate_config **config)
 		free(d->legacy_user);
 		free(d->ca_file);
 		free(d->local_ip);
+		free(d->legacy_master_user);
+		free(d->legacy_master_password_file);
 	}
 	free(c->domains);
 	free(c->path);
@@ -430,6 +455,9 @@ void migrate_config_free(struct migrate_config **config)
 	free(c->policy_listen);
 	free(c->socketmap_listen);
 	free(c->lmtp_transport);
+	free(c->store_user);
+	free(c->store_group);
+	free(c->recipient_delimiter);
 	free(c);
 }
 

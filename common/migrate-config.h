@@ -41,6 +41,12 @@ struct migrate_domain {
 	char *ca_file;
 	char *local_ip;		/* NULL when unset */
 	bool is_default;
+	/* the legacy server treats local parts case-insensitively */
+	bool fold_local_part;
+	/* optional admin login able to read every mailbox (both or none);
+	   its password lives in its own file, not in this world-readable one */
+	char *legacy_master_user;
+	char *legacy_master_password_file;
 	unsigned int line;	/* where its section starts, for messages */
 };
 
@@ -55,6 +61,15 @@ struct migrate_config {
 	char *policy_listen;
 	char *socketmap_listen;
 	char *lmtp_transport;
+	/* owner of the store when created by root; NULL: the creator */
+	char *store_user;
+	char *store_group;
+	/* Postfix's recipient_delimiter: "" when extensions are not used */
+	char *recipient_delimiter;
+	/* legacy password checks allowed per minute, per user and per client
+	   IP, and how long a failed check is remembered */
+	unsigned int legacy_checks_per_user, legacy_checks_per_ip;
+	unsigned int legacy_failure_cache_secs;
 
 	struct migrate_domain *domains;
 	unsigned int domain_count;

@@ -33,6 +33,11 @@ static void test_config_defaults(void)
 	test_assert(config->workers == 4);
 	test_assert_strcmp(config->lmtp_transport, "lmtp:unix:private/dovecot-lmtp");
 	test_assert(config->domain_count == 0);
+	test_assert(config->store_user == NULL && config->store_group == NULL);
+	test_assert_strcmp(config->recipient_delimiter, "+");
+	test_assert(config->legacy_checks_per_user == 10 &&
+		    config->legacy_checks_per_ip == 60 &&
+		    config->legacy_failure_cache_secs == 60);
 	migrate_config_free(&config);
 	test_assert(config == NULL);
 	test_end();
@@ -47,6 +52,10 @@ static void test_config_full(void)
 		"unknown_recipients = verify\n"
 		"workers = 8\r\n"
 		"socketmap_listen = inet:127.0.0.1:10041\n"
+		"store_user = dovecot\n"
+		"store_group = postfix\n"
+		"recipient_delimiter =\n"
+		"legacy_checks_per_ip = 500\n"
 		"\n"
 		"[domain Example.COM]\n"
 		"legacy_host = 192.0.2.10\n"
@@ -55,6 +64,9 @@ static void test_config_full(void)
 		"tls = tls\n"
 		"tls_verify = no\n"
 		"local_ip = 203.0.113.5\n"
+		"fold_local_part = no\n"
+		"legacy_master_user = admin\n"
+		"legacy_master_password_file = /etc/dovecot-migrate/master.pass\n"
 		"[ domain other.example ]\n"
 		"legacy_host = old.other.example\n"
 		"default = yes\n";
@@ -73,6 +85,10 @@ static void test_config_full(void)
 	test_assert(config->unknown_recipients == MIGRATE_UNKNOWN_VERIFY);
 	test_assert(config->workers == 8);
 	test_assert_strcmp(config->socketmap_listen, "inet:127.0.0.1:10041");
+	test_assert_strcmp(config->store_user, "dovecot");
+	test_assert_strcmp(config->store_group, "postfix");
+	test_assert_strcmp(config->recipient_delimiter, "");
+	test_assert(config->legacy_checks_per_ip == 500);
 	test_assert(config->domain_count == 2);
 
 	d = migrate_config_find_domain(config, "example.com");
@@ -80,7 +96,11 @@ static void test_config_full(void)
 		    d->smtp_port == 25 && d->tls == MIGRATE_TLS_IMPLICIT &&
 		    !d->tls_verify && !d->is_default);
 	test_assert(d != NULL && strcmp(d->legacy_user, "%u") == 0);
+	test_assert(d != NULL && !d->fold_local_part &&
+		    strcmp(d->legacy_master_user, "admin") == 0 &&
+		    strcmp(d->legacy_master_password_file, "/etc/dovecot-migrate/master.pass") == 0);
 	d = migrate_config_find_domain(config, "other.example");
+	test_assert(d != NULL && d->fold_local_part && d->legacy_master_user == NULL);
 	test_assert(d != NULL && d->tls == MIGRATE_TLS_STARTTLS && d->tls_verify &&
 		    d->is_default && d->imap_port == 143 && d->pop3_port == 110);
 	test_assert(migrate_config_find_domain(config, "nope.example") == NULL);
@@ -107,6 +127,10 @@ static void test_config_errors(void)
 		{ "workers = 12x\n", "test.conf:1: workers: '12x' is not a number 1-1024" },
 		{ "store =\n", "test.conf:1: store: empty value" },
 		{ "store\n", "test.conf:1: expected 'key = value'" },
+		{ "legacy_failure_cache_secs = 86401\n",
+		  "test.conf:1: legacy_failure_cache_secs: '86401' is not a number 1-86400" },
+		{ "[domain a.example]\nlegacy_host=h\nlegacy_master_user = admin\n",
+		  "test.conf:1: [domain a.example]: legacy_master_user and legacy_master_password_file go together" },
 		{ "[domain a.example]\nlegacy_host=h\nimap_port = 70000\n",
 		  "test.conf:3: imap_port: '70000' is not a port (0-65535)" },
 		{ "[domain a.example]\nlegacy_host=h\ntls_verify = maybe\n",
