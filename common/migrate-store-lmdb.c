@@ -245,7 +245,8 @@ static int account_read(struct txn *t, const char *address,
 	if (migrate_account_decode(data.mv_data, data.mv_size, account_r,
 				   t->error, t->error_size) < 0)
 		return -1;
-	snprintf(account_r->address, sizeof(account_r->address), "%s", address);
+	/* callers checked the length: this is the lookup hot path */
+	memcpy(account_r->address, address, strlen(address) + 1);
 	return 1;
 }
 
@@ -422,10 +423,9 @@ static int fix_files(const char *dir, mode_t data_mode, mode_t lock_mode,
 	return 0;
 }
 
-static int env_open(struct lmdb_env *e, const char *dir, bool read_only,
+static int env_open(struct lmdb_env *e, const char *dir, unsigned int flags,
 		    size_t map_size, mode_t mode, char *error, size_t error_size)
 {
-	unsigned int flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
 	int rc;
 
 	if ((rc = mdb_env_create(&e->env)) != 0 ||
@@ -509,6 +509,8 @@ static int open_envs(struct migrate_store *store, const struct migrate_store_set
 		     char *error, size_t error_size)
 {
 	bool write = set->access == MIGRATE_STORE_WRITE;
+	unsigned int flags = MDB_NOTLS | (!write ? MDB_RDONLY : 0) |
+		(set->bulk ? MDB_NOSYNC : 0);
 	size_t map_size = set->initial_map_size != 0 ? set->initial_map_size : DEFAULT_MAP_SIZE;
 	char routing[4096], secrets[4096];
 	struct owner owner;
@@ -526,13 +528,13 @@ static int open_envs(struct migrate_store *store, const struct migrate_store_set
 	if (check_mode(routing, 0007, "the routing store", error, error_size) < 0 ||
 	    check_mode(secrets, 0077, "the secrets store", error, error_size) < 0)
 		return -1;
-	if (env_open(&store->routing, routing, !write, map_size, 0660, error, error_size) < 0 ||
+	if (env_open(&store->routing, routing, flags, map_size, 0660, error, error_size) < 0 ||
 	    open_routing_dbs(store, error, error_size) < 0)
 		return -1;
 	if (!write)
 		return 0;
 	if (fix_files(routing, 0640, 0660, &owner, owner.routing_gid, error, error_size) < 0 ||
-	    env_open(&store->secrets, secrets, false, map_size, 0600, error, error_size) < 0 ||
+	    env_open(&store->secrets, secrets, flags, map_size, 0600, error, error_size) < 0 ||
 	    fix_files(secrets, 0600, 0600, &owner, owner.gid, error, error_size) < 0 ||
 	    open_secrets_db(store, error, error_size) < 0 ||
 	    env_write(store, &store->routing, schema_check, NULL, error, error_size) < 0)
@@ -562,8 +564,11 @@ static void env_close(struct lmdb_env *e)
 {
 	if (e->read_txn != NULL)
 		mdb_txn_abort(e->read_txn);
-	if (e->env != NULL)
+	if (e->env != NULL) {
+		/* what a bulk load left unflushed; a no-op otherwise */
+		(void)mdb_env_sync(e->env, 1);
 		mdb_env_close(e->env);
+	}
 }
 
 void migrate_store_close(struct migrate_store **_store)

@@ -44,6 +44,10 @@ struct migrate_store_settings {
 	const char *owner_user, *routing_group;
 	/* starting map size; it grows by itself. 0: 64 MiB */
 	size_t initial_map_size;
+	/* Bulk loads: commits are not flushed to disk one by one (a system
+	   crash may lose the last ones; a process crash loses nothing);
+	   everything is flushed at close. */
+	bool bulk;
 	/* the clock records are stamped with; NULL: time(). Tests move it. */
 	int64_t (*now)(void);
 };

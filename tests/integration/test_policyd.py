@@ -100,6 +100,16 @@ class PolicydTest(ServerTestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("OK (1 domains)", out.stdout)
 
+    def test_binary_holds_no_secret_handling_code(self):
+        """DESIGN: the routing daemon never links the vault or hashing."""
+        symbols = subprocess.run(["nm", build.policyd()], capture_output=True,
+                                 text=True, check=True).stdout
+        self.assertNotIn("migrate_vault_", symbols)
+        self.assertNotIn("migrate_password_", symbols)
+        libs = subprocess.run(["ldd", build.policyd()], capture_output=True,
+                              text=True, check=True).stdout
+        self.assertNotIn("libcrypt.so", libs)
+
     def test_port_in_use_is_a_clear_error(self):
         blocker = socket.socket()
         blocker.bind(("127.0.0.1", 0))
