@@ -18,7 +18,8 @@
    key, decryption picks the key by id.
 
    Only processes that may see secrets call these functions (the Dovecot
-   side); the routing daemon links the library but never opens a vault.
+   side): this lives in libmigrate-secrets, which the routing daemon does
+   not link.
    An open vault is read-only, so one vault may be used by several threads
    at once. */
 

@@ -1,7 +1,7 @@
 /* doveadm plugin of dovecot-migrate: "doveadm migrate ..." commands.
 
-   This version has one command, "doveadm migrate version", which shows that
-   the plugin is loaded and which config file it reads. */
+   version  shows that the plugin is loaded and which config it reads
+   keygen   creates the vault key named by vault_key in migrate.conf */
 
 #include "lib.h"
 #include "module-dir.h"
@@ -11,21 +11,38 @@
 
 #include "dovecot-migrate-config.h"
 #include "migrate-config.h"
+#include "migrate-vault.h"
 
+#include <pwd.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 const char *doveadm_migrate_plugin_version = DOVECOT_ABI_VERSION;
 
 void doveadm_migrate_plugin_init(struct module *module);
 void doveadm_migrate_plugin_deinit(void);
 
-static void cmd_migrate_version(struct doveadm_cmd_context *cctx)
+/* The config named by -c, else the default path. NULL (and the exit code
+   set) when it cannot be read. */
+static struct migrate_config *cmd_config(struct doveadm_cmd_context *cctx)
 {
 	const char *path = MIGRATE_DEFAULT_CONFIG;
 	struct migrate_config *config;
 	char error[512];
 
 	(void)doveadm_cmd_param_str(cctx, "config", &path);
+	if (migrate_config_load(path, &config, error, sizeof(error)) < 0) {
+		i_error("%s", error);
+		doveadm_exit_code = EX_CONFIG;
+		return NULL;
+	}
+	return config;
+}
+
+static void cmd_migrate_version(struct doveadm_cmd_context *cctx)
+{
+	struct migrate_config *config = cmd_config(cctx);
+
 	/* no-op when the operator chose a formatter with -f */
 	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
 	doveadm_print_header_simple("version");
@@ -34,14 +51,60 @@ static void cmd_migrate_version(struct doveadm_cmd_context *cctx)
 	doveadm_print_header_simple("domains");
 	doveadm_print(MIGRATE_VERSION);
 	doveadm_print(DOVECOT_ABI_VERSION);
-	doveadm_print(path);
-	if (migrate_config_load(path, &config, error, sizeof(error)) < 0) {
+	if (config == NULL) {
 		doveadm_print("-");
-		i_error("%s", error);
-		doveadm_exit_code = EX_CONFIG;
+		doveadm_print("-");
 		return;
 	}
+	doveadm_print(config->path);
 	doveadm_print_num(config->domain_count);
+	migrate_config_free(&config);
+}
+
+/* The Dovecot side reads the key as store_user: hand it over. */
+static int give_key_to_store_user(const struct migrate_config *config)
+{
+	struct passwd *pw;
+
+	if (config->store_user == NULL || geteuid() != 0)
+		return 0;
+	pw = getpwnam(config->store_user);
+	if (pw == NULL) {
+		i_error("store_user %s: no such user", config->store_user);
+		return -1;
+	}
+	if (chown(config->vault_key, pw->pw_uid, pw->pw_gid) < 0) {
+		i_error("chown(%s) failed: %m", config->vault_key);
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_migrate_keygen(struct doveadm_cmd_context *cctx)
+{
+	struct migrate_config *config = cmd_config(cctx);
+	struct migrate_vault *vault;
+	char error[512];
+
+	if (config == NULL)
+		return;
+	if (migrate_vault_keygen(config->vault_key, error, sizeof(error)) < 0) {
+		i_error("%s", error);
+		doveadm_exit_code = EX_CANTCREAT;
+	} else if (give_key_to_store_user(config) < 0) {
+		doveadm_exit_code = EX_NOPERM;
+	} else if (migrate_vault_open(config->vault_key, NULL, &vault,
+				      error, sizeof(error)) < 0) {
+		i_error("%s", error);
+		doveadm_exit_code = EX_SOFTWARE;
+	} else {
+		doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+		doveadm_print_header_simple("key");
+		doveadm_print_header_simple("id");
+		doveadm_print(config->vault_key);
+		doveadm_print(migrate_vault_key_id_hex(vault));
+		migrate_vault_close(&vault);
+	}
 	migrate_config_free(&config);
 }
 
@@ -50,6 +113,14 @@ static struct doveadm_cmd_ver2 migrate_commands[] = {
 		.name = "migrate version",
 		.usage = "[-c <migrate.conf>]",
 		.cmd = cmd_migrate_version,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate keygen",
+		.usage = "[-c <migrate.conf>]",
+		.cmd = cmd_migrate_keygen,
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END

@@ -1,6 +1,9 @@
 """The new server loads dovecot-migrate's modules from the build tree."""
 import imaplib
 import os
+import pwd
+import re
+import stat
 import socket
 import unittest
 
@@ -56,6 +59,27 @@ class NewServerTest(ServerTestCase):
         self.assertEqual(out.returncode, 78, out.stdout + out.stderr)
         self.assertIn(b"open(/etc/dovecot-migrate/migrate.conf) failed: "
                       b"No such file or directory", out.stderr)
+
+    def test_doveadm_keygen(self):
+        key = os.path.join(self.root, "vault.key")
+        srv = new_server(self.root, OPERATOR_USERS, DOMAINS,
+                         settings={"vault_key": key, "store_user": "dovecot"})
+        out = srv.doveadm("-f", "tab", "migrate", "keygen", "-c", srv.migrate_conf)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        header, row = out.stdout.decode().splitlines()
+        self.assertEqual(header, "key\tid")
+        self.assertRegex(row, r"^%s\t[0-9a-f]{16}$" % re.escape(key))
+        st = os.stat(key)
+        self.assertEqual((st.st_size, stat.S_IMODE(st.st_mode)), (32, 0o600))
+        self.assertEqual(pwd.getpwuid(st.st_uid).pw_name, "dovecot")
+        with open(key, "rb") as f:
+            first = f.read()
+        # never overwrites a key: that would orphan every stored credential
+        out = srv.doveadm("migrate", "keygen", "-c", srv.migrate_conf, check=False)
+        self.assertEqual(out.returncode, 73, out.stderr)
+        self.assertIn(key.encode(), out.stderr)
+        with open(key, "rb") as f:
+            self.assertEqual(f.read(), first)
 
     def test_bad_config_stops_auth_with_file_and_line(self):
         srv = new_server(self.root, OPERATOR_USERS, DOMAINS)

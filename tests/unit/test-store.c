@@ -8,6 +8,8 @@
 #include "migrate-store.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <lmdb.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -323,6 +325,30 @@ static void test_store_permissions(void)
 	test_assert(strstr(error, "routing is mode 0775: the routing store must not be "
 			   "accessible to others (chmod o-rwx)") != NULL);
 	test_assert(chmod(path, 0770) == 0);
+
+	/* created by root for the Dovecot side's user and the routing group */
+	if (geteuid() == 0 && getpwnam("dovecot") != NULL && getgrnam("postfix") != NULL) {
+		struct migrate_store_settings set = {
+			.path = store_dir, .access = MIGRATE_STORE_WRITE,
+			.owner_user = "dovecot", .routing_group = "postfix",
+		};
+		struct passwd *pw = getpwnam("dovecot");
+		gid_t postfix_gid = getgrnam("postfix")->gr_gid;
+		struct stat st;
+
+		store_reset();
+		test_assert(migrate_store_open(&set, &store, error, sizeof(error)) == 0);
+		migrate_store_close(&store);
+		i_snprintf(path, sizeof(path), "%s/routing/lock.mdb", store_dir);
+		test_assert(stat(path, &st) == 0 && st.st_uid == pw->pw_uid &&
+			    st.st_gid == postfix_gid);
+		i_snprintf(path, sizeof(path), "%s/secrets/data.mdb", store_dir);
+		test_assert(stat(path, &st) == 0 && st.st_uid == pw->pw_uid &&
+			    st.st_gid == pw->pw_gid);
+		set.owner_user = "no-such-user-here";
+		test_assert(migrate_store_open(&set, &store, error, sizeof(error)) < 0);
+		test_assert_strcmp(error, "store: unknown user no-such-user-here");
+	}
 
 	/* a reader cannot create a store */
 	store_reset();
