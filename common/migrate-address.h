@@ -42,7 +42,8 @@
      surrogates, code points past U+10FFFF, stray or missing continuation
      bytes and C1 controls are refused. It is kept byte for byte: no Unicode
      normalisation or case folding (the legacy server compares bytes too).
-   - fold_local_part lower-cases ASCII letters only. "postmaster" is
+   - fold_local_part lower-cases ASCII letters only, and not those of the
+     extension (a folder name for Sieve, say). "postmaster" is
      lower-cased in any case: RFC 5321 makes it case-insensitive everywhere.
    - A quoted local part is compared by its content: when the content is
      a valid dot-atom the quotes go ("\"john.doe\"@x" is "john.doe@x");
@@ -62,7 +63,10 @@
    - Only ASCII delimiter characters are used; others are ignored.
    - The extension is returned in that internal form, case kept.
    - If the shortened local part is no longer a dot-atom ("a.+b" gives
-     "a."), it is quoted ("\"a.\"@x"), as Postfix's external form does.
+     "a."), it is quoted ("\"a.\"@x"), as Postfix's external form does;
+     when those quotes take it past 64 octets the address is refused
+     ("local part longer than 64 octets once quoted"), since the key must
+     itself be a valid address.
 
    The whole input
    - One surrounding pair of angle brackets is accepted ("<a@b>", as pasted

@@ -4,6 +4,7 @@
    with file and line. */
 
 #include "migrate-config.h"
+#include "migrate-address.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -207,23 +208,6 @@ static int set_value(struct parser *p, const struct key_def *def,
 	return parse_error(p, "%s: internal error: bad key type", def->name);
 }
 
-static bool valid_domain_name(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > 253 || name[0] == '.' || name[len - 1] == '.')
-		return false;
-	for (; *name != '\0'; name++) {
-		unsigned char c = (unsigned char)*name;
-
-		if (!(isalnum(c) || c == '-' || c == '.'))
-			return false;
-		if (c == '.' && name[1] == '.')
-			return false;
-	}
-	return true;
-}
-
 static void domain_defaults(struct migrate_domain *d)
 {
 	d->imap_port = 143;
@@ -240,7 +224,7 @@ static int start_domain(struct parser *p, char *header)
 {
 	struct migrate_config *c = p->config;
 	char *name, *end = strchr(header, ']');
-	unsigned int i;
+	char domain[MIGRATE_ADDRESS_DOMAIN_MAX + 1], reason[128];
 
 	if (end == NULL || trim(end + 1)[0] != '\0')
 		return parse_error(p, "malformed section header (expected [domain NAME])");
@@ -249,12 +233,12 @@ static int start_domain(struct parser *p, char *header)
 	if (strncmp(name, "domain", 6) != 0 || (name[6] != ' ' && name[6] != '\t'))
 		return parse_error(p, "unknown section '[%s]' (expected [domain NAME])", name);
 	name = trim(name + 7);
-	for (i = 0; name[i] != '\0'; i++)
-		name[i] = (char)tolower((unsigned char)name[i]);
-	if (!valid_domain_name(name))
-		return parse_error(p, "invalid domain name '%s'", name);
-	if (migrate_config_find_domain(c, name) != NULL)
-		return parse_error(p, "domain '%s' is defined twice", name);
+	/* the same form logins and recipients are normalised to: IDN
+	   domains as ACE, lower case */
+	if (migrate_domain_normalize(name, domain, sizeof(domain), reason, sizeof(reason)) < 0)
+		return parse_error(p, "invalid domain name '%s': %s", name, reason);
+	if (migrate_config_find_domain(c, domain) != NULL)
+		return parse_error(p, "domain '%s' is defined twice", domain);
 	if (c->domain_count == MIGRATE_CONFIG_MAX_DOMAINS)
 		return parse_error(p, "too many domains (max %d)", MIGRATE_CONFIG_MAX_DOMAINS);
 	if (c->domain_count == p->domain_alloc) {
@@ -268,7 +252,7 @@ static int start_domain(struct parser *p, char *header)
 	}
 	p->domain = &c->domains[c->domain_count++];
 	memset(p->domain, 0, sizeof(*p->domain));
-	p->domain->name = xstrdup(name);
+	p->domain->name = xstrdup(domain);
 	p->domain->line = p->line;
 	domain_defaults(p->domain);
 	return 0;

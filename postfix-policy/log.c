@@ -16,6 +16,9 @@ void log_open(bool to_stderr)
 }
 
 static void log_v(int priority, const char *prefix, const char *fmt, va_list args)
+	__attribute__((format(printf, 3, 0)));
+
+static void log_v(int priority, const char *prefix, const char *fmt, va_list args)
 {
 	if (use_stderr) {
 		fprintf(stderr, "migrate-policyd: %s", prefix);
