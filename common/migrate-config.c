@@ -52,6 +52,8 @@ static const struct key_def global_keys[] = {
 	G(lmtp_transport, VALUE_STRING),
 	G(store_user, VALUE_STRING),
 	G(store_group, VALUE_STRING),
+	G(policyd_user, VALUE_STRING),
+	GN(policyd_stats_secs, 86400),
 	G(recipient_delimiter, VALUE_STRING_OR_EMPTY),
 	GN(legacy_checks_per_user, 100000),
 	GN(legacy_checks_per_ip, 100000),
@@ -324,6 +326,7 @@ static void config_defaults(struct migrate_config *c)
 	c->socketmap_listen = xstrdup("unix:/var/spool/postfix/private/migrate-map");
 	c->lmtp_transport = xstrdup("lmtp:unix:private/dovecot-lmtp");
 	c->recipient_delimiter = xstrdup("+");
+	c->policyd_stats_secs = 300;
 	c->legacy_checks_per_user = 10;
 	c->legacy_checks_per_ip = 60;
 	c->legacy_failure_cache_secs = 60;
@@ -441,6 +444,7 @@ void migrate_config_free(struct migrate_config **config)
 	free(c->lmtp_transport);
 	free(c->store_user);
 	free(c->store_group);
+	free(c->policyd_user);
 	free(c->recipient_delimiter);
 	free(c);
 }

@@ -64,6 +64,11 @@ struct migrate_config {
 	/* owner of the store when created by root; NULL: the creator */
 	char *store_user;
 	char *store_group;
+	/* migrate-policyd drops to this user after binding (when started as
+	   root); NULL: it keeps running as it was started */
+	char *policyd_user;
+	/* migrate-policyd logs its counters this often */
+	unsigned int policyd_stats_secs;
 	/* Postfix's recipient_delimiter: "" when extensions are not used */
 	char *recipient_delimiter;
 	/* legacy password checks allowed per minute, per user and per client

@@ -7,6 +7,7 @@
 #include <syslog.h>
 
 static bool use_stderr = true;
+static bool verbose = false;
 
 void log_open(bool to_stderr)
 {
@@ -27,6 +28,22 @@ static void log_v(int priority, const char *prefix, const char *fmt, va_list arg
 	} else {
 		vsyslog(priority, fmt, args);
 	}
+}
+
+void log_set_verbose(bool on)
+{
+	verbose = on;
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list args;
+
+	if (use_stderr && !verbose)
+		return;
+	va_start(args, fmt);
+	log_v(LOG_DEBUG, "Debug: ", fmt, args);
+	va_end(args);
 }
 
 void log_error(const char *fmt, ...)

@@ -4,6 +4,7 @@
 #include "test-common.h"
 
 #include "dovecot-migrate-config.h"
+#include "policyd.h"
 #include "socketmap.h"
 
 static int parse(const char *data, char *buf, size_t size,
@@ -66,25 +67,29 @@ static void test_socketmap_parse_bad(void)
 static void test_socketmap_answer(void)
 {
 	struct socketmap_request req;
+	struct policyd d;
 	const char *error;
-	char buf[128], out[256];
+	char buf[128], out[256], cfg_error[256];
 	size_t len;
 
 	test_begin("socketmap answers: health and unknown map");
+	i_zero(&d);
+	test_assert(migrate_config_parse("t", "", 0, &d.config, cfg_error, sizeof(cfg_error)) == 0);
 	test_assert(parse("health ping", buf, sizeof(buf), &req, &error) == 0);
-	len = socketmap_answer(&req, out, sizeof(out));
+	len = socketmap_answer(&d, &req, out, sizeof(out));
 	test_assert(len == strlen("OK dovecot-migrate " MIGRATE_VERSION));
 	test_assert(memcmp(out, "OK dovecot-migrate " MIGRATE_VERSION, len) == 0);
 	/* unknown maps must be a lookup error (Postfix defers), never
 	   NOTFOUND (Postfix would fall back to a default route) */
 	test_assert(parse("nosuchmap user@example.com", buf, sizeof(buf), &req, &error) == 0);
-	len = socketmap_answer(&req, out, sizeof(out));
+	len = socketmap_answer(&d, &req, out, sizeof(out));
 	test_assert(len == strlen("PERM unknown map name"));
 	test_assert(memcmp(out, "PERM unknown map name", len) == 0);
 	/* a reply never overruns a small buffer */
 	test_assert(parse("health ping", buf, sizeof(buf), &req, &error) == 0);
-	len = socketmap_answer(&req, out, 8);
+	len = socketmap_answer(&d, &req, out, 8);
 	test_assert(len == 7);
+	policyd_deinit(&d);
 	test_end();
 }
 

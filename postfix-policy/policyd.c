@@ -1,0 +1,59 @@
+/* Process state of migrate-policyd (see policyd.h). */
+
+#include "policyd.h"
+#include "log.h"
+
+#include <string.h>
+
+/* After a failed open, lookups answer TEMP at once for this long instead
+   of retrying the open on every lookup. */
+#define STORE_RETRY_SECS 1
+
+struct migrate_store *policyd_store(struct policyd *d)
+{
+	struct migrate_store_settings set;
+	char error[512];
+	time_t now;
+
+	if (d->store != NULL)
+		return d->store;
+	now = time(NULL);
+	if (now < d->store_retry_at)
+		return NULL;
+	memset(&set, 0, sizeof(set));
+	set.path = d->config->store;
+	set.access = MIGRATE_STORE_READ_ROUTING;
+	if (migrate_store_open(&set, &d->store, error, sizeof(error)) < 0) {
+		d->store = NULL;
+		d->store_retry_at = now + STORE_RETRY_SECS;
+		if (!d->store_failing)
+			log_error("%s: answering TEMP until it can be read", error);
+		d->store_failing = true;
+		return NULL;
+	}
+	if (d->store_failing)
+		log_info("store %s readable again", d->config->store);
+	d->store_failing = false;
+	return d->store;
+}
+
+void policyd_store_failed(struct policyd *d, const char *error)
+{
+	log_error("%s: answering TEMP, reopening the store", error);
+	migrate_store_close(&d->store);
+	d->store_failing = true;
+}
+
+void policyd_set_config(struct policyd *d, struct migrate_config *config)
+{
+	if (d->config != NULL && strcmp(d->config->store, config->store) != 0)
+		migrate_store_close(&d->store);
+	migrate_config_free(&d->config);
+	d->config = config;
+}
+
+void policyd_deinit(struct policyd *d)
+{
+	migrate_store_close(&d->store);
+	migrate_config_free(&d->config);
+}
