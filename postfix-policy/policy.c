@@ -127,7 +127,8 @@ static const char *rcpt_action(struct policyd *d, const struct policy_request *r
 	route_lookup(d, req->recipient, &r);
 	switch (r.kind) {
 	case ROUTE_REJECT:
-		return "550 5.1.1 Recipient address rejected: unknown user";
+		/* Postfix puts "<rcpt>: Recipient address rejected: " first */
+		return "550 5.1.1 User unknown in a migrating domain";
 	case ROUTE_VERIFY:
 		/* Postfix probes the legacy host (address_verify_*) */
 		return "reject_unverified_recipient";

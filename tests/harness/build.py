@@ -29,3 +29,7 @@ def doveadm_module():
 
 def policyd():
     return built("postfix-policy/migrate-policyd")
+
+
+def store_fixture():
+    return built("tests/store-fixture")

@@ -49,7 +49,11 @@ userdb {
   args = uid=mail gid=mail home=%s/%%u allow_all_users=yes
 }
 """ % os.path.join(base, "mail")
+    # as an operator's server would: logins and LMTP recipients fold to
+    # lower case, "+ext" selects the same user
     plugin = """
+auth_username_format = %%Lu
+recipient_delimiter = +
 auth_debug = yes
 plugin {
   migrate_config = %s

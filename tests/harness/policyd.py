@@ -1,5 +1,7 @@
 """migrate-policyd from the build tree, on a private socket."""
 import os
+import signal
+import subprocess
 
 from . import build, migrate_conf, procs
 from .socketmap import SocketmapClient
@@ -11,19 +13,55 @@ class PolicyDaemon:
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = procs.free_port()
+        self.policy_port = procs.free_port()
         self.socketmap_listen = "inet:127.0.0.1:%d" % self.port
-        conf = {"store": os.path.join(self.dir, "store"),
-                "socketmap_listen": self.socketmap_listen,
-                "policy_listen": "inet:127.0.0.1:%d" % procs.free_port()}
-        conf.update(settings or {})
-        self.config = migrate_conf.write(os.path.join(self.dir, "migrate.conf"),
-                                         conf, domains)
+        self.policy_listen = "inet:127.0.0.1:%d" % self.policy_port
+        self.settings = {"store": os.path.join(self.dir, "store"),
+                         "socketmap_listen": self.socketmap_listen,
+                         "policy_listen": self.policy_listen}
+        self.settings.update(settings or {})
+        self.domains = domains
+        self.store = self.settings["store"]
+        self.config = os.path.join(self.dir, "migrate.conf")
+        self.write_config()
         self.log_path = os.path.join(self.dir, "policyd.log")
         self.binary = binary or build.policyd()
         self.proc = None
 
+    def write_config(self, **changes):
+        """Rewrites migrate.conf (then reload() applies it)."""
+        self.settings.update(changes)
+        migrate_conf.write(self.config, self.settings, self.domains)
+
+    def reload(self):
+        os.kill(self.proc.pid, signal.SIGHUP)
+        procs.wait_for(lambda: "reloaded %s" % self.config in self.log_text(), 10,
+                       "migrate-policyd to reload")
+
+    def store_account(self, address, state):
+        """Records an account in the store, walked legally to state."""
+        subprocess.run([build.store_fixture(), self.store, "account", address, state],
+                       check=True, capture_output=True)
+
+    def store_alias(self, alias, account):
+        subprocess.run([build.store_fixture(), self.store, "alias", alias, account],
+                       check=True, capture_output=True)
+
+    def postfix_maps(self, policy=True):
+        """main.cf settings routing the migrating domains through us."""
+        sm = "socketmap:%s:" % self.socketmap_listen
+        maps = {"transport_maps": sm + "transport",
+                "relay_recipient_maps": sm + "relay",
+                "virtual_alias_maps": sm + "alias"}
+        if policy:
+            maps["smtpd_recipient_restrictions"] = (
+                "check_policy_service { %s, timeout=5s, try_limit=1, "
+                "{ default_action = DEFER_IF_PERMIT 4.3.0 Migration routing unavailable } }"
+                % self.policy_listen)
+        return maps
+
     def start(self):
-        self.proc = procs.Proc([self.binary, "-f", "-c", self.config],
+        self.proc = procs.Proc([self.binary, "-f", "-v", "-c", self.config],
                                "migrate-policyd", log_path=self.log_path)
 
         def healthy():

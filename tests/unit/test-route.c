@@ -179,7 +179,7 @@ static void test_route_policy(void)
 	test_begin("route: policy answers at RCPT");
 	config_policyd(&d, "reject", store_dir);
 	test_assert_strcmp(policy(&d, "RCPT", "nobody@example.com"),
-			   "action=550 5.1.1 Recipient address rejected: unknown user\n\n");
+			   "action=550 5.1.1 User unknown in a migrating domain\n\n");
 	test_assert_strcmp(policy(&d, "RCPT", "queued@example.com"), "action=DUNNO\n\n");
 	test_assert_strcmp(policy(&d, "RCPT", "x@other.org"), "action=DUNNO\n\n");
 	test_assert_strcmp(policy(&d, "DATA", "nobody@example.com"), "action=DUNNO\n\n");

@@ -1,0 +1,85 @@
+/* Test helper: puts accounts and aliases into a store, the way the
+   Dovecot side will, so integration tests can set up routing states.
+
+   store-fixture [-g GROUP] STORE account ADDRESS STATE
+   store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT */
+
+#include "migrate-store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* the legal way from queued to each state */
+static const enum migrate_account_state path[] = {
+	MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED,
+	MIGRATE_STATE_CUTOVER, MIGRATE_STATE_MIGRATED,
+};
+
+static int add_account(struct migrate_store *store, const char *address,
+		       const char *state_name, char *error, size_t error_size)
+{
+	enum migrate_account_state want;
+	struct migrate_account a;
+	struct migrate_secret s;
+	unsigned int i;
+
+	if (migrate_account_state_parse(state_name, &want) < 0) {
+		snprintf(error, error_size, "unknown state %s", state_name);
+		return -1;
+	}
+	memset(&a, 0, sizeof(a));
+	memset(&s, 0, sizeof(s));
+	snprintf(a.address, sizeof(a.address), "%s", address);
+	a.state = want == MIGRATE_STATE_PASSWORDS_ONLY ? want : MIGRATE_STATE_QUEUED;
+	if (migrate_store_account_create(store, &a, &s, error, error_size) < 0)
+		return -1;
+	for (i = 0; i + 1 < sizeof(path) / sizeof(path[0]) && path[i] != want &&
+		    want != MIGRATE_STATE_PASSWORDS_ONLY; i++) {
+		if (migrate_store_account_transition(store, address, path[i], path[i + 1],
+						     NULL, 0, error, error_size) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct migrate_store_settings set = { .access = MIGRATE_STORE_WRITE };
+	struct migrate_store *store;
+	struct migrate_alias alias;
+	char error[512];
+	int c, ret;
+
+	while ((c = getopt(argc, argv, "g:")) != -1) {
+		if (c != 'g')
+			return 2;
+		set.routing_group = optarg;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 4 || (strcmp(argv[1], "account") != 0 && strcmp(argv[1], "alias") != 0)) {
+		fprintf(stderr, "usage: store-fixture [-g GROUP] STORE account ADDRESS STATE\n"
+			"       store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT\n");
+		return 2;
+	}
+	set.path = argv[0];
+	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0) {
+		fprintf(stderr, "store-fixture: %s\n", error);
+		return 1;
+	}
+	if (strcmp(argv[1], "account") == 0) {
+		ret = add_account(store, argv[2], argv[3], error, sizeof(error));
+	} else {
+		memset(&alias, 0, sizeof(alias));
+		snprintf(alias.alias, sizeof(alias.alias), "%s", argv[2]);
+		snprintf(alias.account, sizeof(alias.account), "%s", argv[3]);
+		snprintf(alias.source, sizeof(alias.source), "test");
+		ret = migrate_store_alias_set(store, &alias, error, sizeof(error));
+	}
+	if (ret < 0)
+		fprintf(stderr, "store-fixture: %s\n", error);
+	migrate_store_close(&store);
+	return ret < 0 ? 1 : 0;
+}
