@@ -1,5 +1,7 @@
 """migrate-policyd as Postfix and a hostile client see it."""
+import grp
 import os
+import pwd
 import socket
 import stat
 import subprocess
@@ -109,6 +111,59 @@ class PolicydTest(ServerTestCase):
         libs = subprocess.run(["ldd", build.policyd()], capture_output=True,
                               text=True, check=True).stdout
         self.assertNotIn("libcrypt.so", libs)
+
+    def test_drops_to_an_unprivileged_user_that_cannot_read_secrets(self):
+        store = os.path.join(self.root, "store")
+        sock = os.path.join(self.root, "map.sock")
+        subprocess.run([build.store_fixture(), "-g", "nogroup", store, "account",
+                        "done@example.test", "migrated"], check=True)
+        d = PolicyDaemon(self.root, settings={
+            "store": store, "policyd_user": "nobody", "store_group": "nogroup",
+            "socketmap_listen": "unix:" + sock},
+            domains={"example.test": {"legacy_host": "127.0.0.1"}})
+        d.proc = procs.Proc([d.binary, "-f", "-c", d.config], "policyd", log_path=d.log_path)
+        procs.wait_for(lambda: os.path.exists(sock), 10, "socket")
+        with SocketmapClient(sock) as c:
+            self.assertEqual(c.lookup("transport", "done@example.test"),
+                             "OK lmtp:unix:private/dovecot-lmtp")
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            ids = dict(line.split(":", 1) for line in f if line.startswith(("Uid", "Gid")))
+        nobody = pwd.getpwnam("nobody")
+        self.assertEqual(ids["Uid"].split(), [str(nobody.pw_uid)] * 4)
+        self.assertEqual(ids["Gid"].split(), [str(nobody.pw_gid)] * 4)
+        st = os.stat(sock)
+        self.assertEqual((grp.getgrgid(st.st_gid).gr_name, stat.S_IMODE(st.st_mode)),
+                         ("nogroup", 0o660))
+        # what the dropped user could read: routing yes, secrets no
+        secrets = os.stat(os.path.join(store, "secrets"))
+        self.assertEqual((secrets.st_uid, stat.S_IMODE(secrets.st_mode)), (0, 0o700))
+        self.assertEqual(d.stop(), 0)
+
+    def test_spawn_mode_serves_stdin(self):
+        d = PolicyDaemon(self.root, settings={"unknown_recipients": "reject"},
+                         domains={"example.test": {"legacy_host": "127.0.0.1"}})
+        subprocess.run([build.store_fixture(), d.store, "account", "known@example.test",
+                        "queued"], check=True)
+        requests = (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                    b"recipient=nobody@example.test\n\n"
+                    b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                    b"recipient=Known@Example.test\n\n")
+        out = subprocess.run([d.binary, "-s", "-c", d.config], input=requests,
+                             capture_output=True, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout,
+                         b"action=550 5.1.1 User unknown in a migrating domain\n\n"
+                         b"action=DUNNO\n\n")
+
+    def test_counters_are_logged_on_a_timer(self):
+        d = self.start(settings={"policyd_stats_secs": "1"},
+                       domains={"example.test": {"legacy_host": "127.0.0.1"}})
+        with d.client() as c:
+            c.lookup("transport", "x@elsewhere.test")
+            c.lookup("transport", "y@elsewhere.test")
+        procs.wait_for(lambda: "lookups=2 " in d.log_text(), 5, "a counters line")
+        self.assertRegex(d.log_text(), r"lookups=2 local=0 legacy=0 rejected=0 "
+                         r"verify=0 deferred=0 other=2 connections=\d+")
 
     def test_port_in_use_is_a_clear_error(self):
         blocker = socket.socket()
