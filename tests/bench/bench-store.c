@@ -6,6 +6,7 @@
 
    Usage: bench-store [DIR] [ACCOUNTS] */
 
+#include "bench-fill.h"
 #include "migrate-store.h"
 
 #include <lmdb.h>
@@ -23,14 +24,6 @@
 
 static char error[512];
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static struct migrate_store *open_store(const char *dir, enum migrate_store_access access,
 				       bool bulk)
 {
@@ -42,38 +35,6 @@ static struct migrate_store *open_store(const char *dir, enum migrate_store_acce
 		exit(1);
 	}
 	return store;
-}
-
-static void address_of(unsigned int i, char *buf, size_t size)
-{
-	snprintf(buf, size, "user%06u@example.com", i);
-}
-
-/* Creates accounts [first, last); returns creates per second. */
-static double fill(const char *dir, unsigned int first, unsigned int last, bool bulk)
-{
-	struct migrate_store *store = open_store(dir, MIGRATE_STORE_WRITE, bulk);
-	struct migrate_secret secret;
-	double start = now_seconds();
-	unsigned int i;
-
-	memset(&secret, 0, sizeof(secret));
-	snprintf(secret.password_hash, sizeof(secret.password_hash), "{CRYPT}$y$j9T$salt$hash");
-	secret.credential_len = 64;
-	for (i = first; i < last; i++) {
-		struct migrate_account a;
-
-		memset(&a, 0, sizeof(a));
-		address_of(i, a.address, sizeof(a.address));
-		snprintf(a.domain, sizeof(a.domain), "example.com");
-		a.state = (i % 3) == 0 ? MIGRATE_STATE_PASSWORDS_ONLY : MIGRATE_STATE_QUEUED;
-		if (migrate_store_account_create(store, &a, &secret, error, sizeof(error)) != 1) {
-			fprintf(stderr, "bench-store: create: %s\n", error);
-			exit(1);
-		}
-	}
-	migrate_store_close(&store);
-	return (last - first) / (now_seconds() - start);
 }
 
 /* A writer that keeps committing progress updates until killed. */
@@ -89,7 +50,7 @@ static pid_t start_writer(const char *dir, unsigned int accounts)
 
 		memset(&p, 0, sizeof(p));
 		for (i = 0;; i++) {
-			address_of(i % accounts, address, sizeof(address));
+			bench_address(i % accounts, address, sizeof(address));
 			p.messages_done = i;
 			(void)migrate_store_account_set_progress(store, address, &p, error, sizeof(error));
 		}
@@ -101,7 +62,7 @@ static double our_lookups(const char *dir, unsigned int accounts, unsigned long 
 {
 	struct migrate_store *store = open_store(dir, MIGRATE_STORE_READ_ROUTING, false);
 	unsigned long n = 0;
-	double start = now_seconds(), elapsed;
+	double start = bench_now(), elapsed;
 	char address[64];
 
 	*misses = 0;
@@ -111,11 +72,11 @@ static double our_lookups(const char *dir, unsigned int accounts, unsigned long 
 		for (i = 0; i < 10000; i++, n++) {
 			struct migrate_account a;
 
-			address_of((unsigned int)((n * 7919) % accounts), address, sizeof(address));
+			bench_address((unsigned int)((n * 7919) % accounts), address, sizeof(address));
 			if (migrate_store_account_get(store, address, &a, error, sizeof(error)) != 1)
 				(*misses)++;
 		}
-		elapsed = now_seconds() - start;
+		elapsed = bench_now() - start;
 	} while (elapsed < LOOKUP_SECONDS);
 	migrate_store_close(&store);
 	return n / elapsed;
@@ -143,14 +104,14 @@ static double raw_lookups(const char *dir, unsigned int accounts, unsigned long 
 	}
 	mdb_txn_reset(txn);
 	*misses = 0;
-	start = now_seconds();
+	start = bench_now();
 	do {
 		unsigned int i;
 
 		for (i = 0; i < 10000; i++, n++) {
 			MDB_val key, data;
 
-			address_of((unsigned int)((n * 7919) % accounts), address, sizeof(address));
+			bench_address((unsigned int)((n * 7919) % accounts), address, sizeof(address));
 			key.mv_size = strlen(address);
 			key.mv_data = address;
 			/* same transaction handling as the store: renew per read */
@@ -159,7 +120,7 @@ static double raw_lookups(const char *dir, unsigned int accounts, unsigned long 
 				(*misses)++;
 			mdb_txn_reset(txn);
 		}
-		elapsed = now_seconds() - start;
+		elapsed = bench_now() - start;
 	} while (elapsed < LOOKUP_SECONDS);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
@@ -191,8 +152,8 @@ int main(int argc, char *argv[])
 	if (accounts < 2000)
 		accounts = 2000;
 	/* durable creates are bound by fsync: measured on the first 1000 */
-	writes = fill(dir, 0, 1000, false);
-	bulk = fill(dir, 1000, accounts, true);
+	writes = bench_fill(dir, 0, 1000, false);
+	bulk = bench_fill(dir, 1000, accounts, true);
 	printf("accounts created: %.0f/s with durable commits (1000 accounts), "
 	       "%.0f/s bulk (%u accounts)\n", writes, bulk, accounts - 1000);
 
