@@ -2,7 +2,9 @@
    Dovecot side will, so integration tests can set up routing states.
 
    store-fixture [-g GROUP] STORE account ADDRESS STATE
-   store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT */
+   store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT
+   store-fixture [-g GROUP] STORE batch    (lines "account A S" / "alias A B"
+                                            on stdin, in bulk mode) */
 
 #include "migrate-store.h"
 
@@ -44,11 +46,45 @@ static int add_account(struct migrate_store *store, const char *address,
 	return 0;
 }
 
+static int apply(struct migrate_store *store, const char *what, const char *a,
+		 const char *b, char *error, size_t error_size)
+{
+	struct migrate_alias alias;
+
+	if (strcmp(what, "account") == 0)
+		return add_account(store, a, b, error, error_size);
+	if (strcmp(what, "alias") != 0) {
+		snprintf(error, error_size, "unknown record type %s", what);
+		return -1;
+	}
+	memset(&alias, 0, sizeof(alias));
+	snprintf(alias.alias, sizeof(alias.alias), "%s", a);
+	snprintf(alias.account, sizeof(alias.account), "%s", b);
+	snprintf(alias.source, sizeof(alias.source), "test");
+	return migrate_store_alias_set(store, &alias, error, error_size);
+}
+
+static int batch(struct migrate_store *store, char *error, size_t error_size)
+{
+	char line[1024], what[16], a[400], b[400];
+	unsigned int n = 0;
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		n++;
+		if (sscanf(line, "%15s %399s %399s", what, a, b) != 3) {
+			snprintf(error, error_size, "line %u: expected TYPE A B", n);
+			return -1;
+		}
+		if (apply(store, what, a, b, error, error_size) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct migrate_store_settings set = { .access = MIGRATE_STORE_WRITE };
 	struct migrate_store *store;
-	struct migrate_alias alias;
 	char error[512];
 	int c, ret;
 
@@ -59,25 +95,20 @@ int main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 4 || (strcmp(argv[1], "account") != 0 && strcmp(argv[1], "alias") != 0)) {
+	if (!(argc == 4 || (argc == 2 && strcmp(argv[1], "batch") == 0))) {
 		fprintf(stderr, "usage: store-fixture [-g GROUP] STORE account ADDRESS STATE\n"
-			"       store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT\n");
+			"       store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT\n"
+			"       store-fixture [-g GROUP] STORE batch\n");
 		return 2;
 	}
 	set.path = argv[0];
+	set.bulk = argc == 2;
 	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0) {
 		fprintf(stderr, "store-fixture: %s\n", error);
 		return 1;
 	}
-	if (strcmp(argv[1], "account") == 0) {
-		ret = add_account(store, argv[2], argv[3], error, sizeof(error));
-	} else {
-		memset(&alias, 0, sizeof(alias));
-		snprintf(alias.alias, sizeof(alias.alias), "%s", argv[2]);
-		snprintf(alias.account, sizeof(alias.account), "%s", argv[3]);
-		snprintf(alias.source, sizeof(alias.source), "test");
-		ret = migrate_store_alias_set(store, &alias, error, sizeof(error));
-	}
+	ret = argc == 2 ? batch(store, error, sizeof(error)) :
+		apply(store, argv[1], argv[2], argv[3], error, sizeof(error));
 	if (ret < 0)
 		fprintf(stderr, "store-fixture: %s\n", error);
 	migrate_store_close(&store);
