@@ -77,13 +77,16 @@ def parse_dump(path):
 
 
 class SmtpSink:
-    def __init__(self, root, name="legacy-mx", port=None, lmtp=False,
+    def __init__(self, root, name="legacy-mx", port=None, lmtp=False, reject=None,
                  hostname="legacy.test.invalid"):
         self.dir = os.path.join(os.path.abspath(root), name)
         self.mail_dir = os.path.join(self.dir, "mail")
         self.log_path = os.path.join(self.dir, "smtp-sink.log")
         self.port = port or procs.free_port()
         self.lmtp = lmtp
+        # smtp-sink -f: commands it answers with a hard error, e.g. "RCPT"
+        # for a legacy MX that knows nobody
+        self.reject = reject
         self.hostname = hostname
         self.proc = None
         os.makedirs(self.mail_dir, exist_ok=True)
@@ -100,6 +103,8 @@ class SmtpSink:
                 "-d", os.path.join(self.mail_dir, "%Y%m%d%H%M%S.")]
         if self.lmtp:
             argv.append("-L")
+        if self.reject:
+            argv += ["-f", self.reject]
         return argv + ["127.0.0.1:%d" % self.port, "64"]
 
     def start(self, timeout=10):

@@ -3,6 +3,7 @@ service decide, per recipient, between LMTP into the new Dovecot (migrated
 accounts) and the legacy MX (an smtp-sink), and make Postfix defer when the
 store cannot answer."""
 import glob
+import time
 import os
 import smtplib
 import subprocess
@@ -225,3 +226,64 @@ class StoreUnavailableTest(ServerTestCase):
         self.assertEqual(code, 450)
         self.assertIn(b"4.3.0 <migrated@example.test>: Recipient address rejected: "
                       b"Migration routing unavailable", text)
+
+
+class VerifyPolicyTest(ServerTestCase):
+    """unknown_recipients = verify: Postfix probes the legacy MX for
+    recipients the store does not know, and answers from its cache."""
+
+    def verified_send(self, postfix, rcpt):
+        """Sends until the probe has an answer: the first RCPTs may get
+        450 'address verification in progress'. Returns the final code."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with smtplib.SMTP("127.0.0.1", postfix.port, timeout=30) as s:
+                    s.sendmail("a@outside.test", [rcpt], b"Subject: v\r\n\r\nv\r\n")
+                return 250
+            except smtplib.SMTPRecipientsRefused as e:
+                code, _ = e.recipients[rcpt]
+                if code != 450 or time.monotonic() > deadline:
+                    return code
+                time.sleep(1)
+
+    def start_servers(self, sink):
+        domains = {DOMAIN: {"legacy_host": "127.0.0.1", "smtp_port": sink.port}}
+        daemon = self.own(PolicyDaemon(self.root, domains=domains,
+                                       settings={"unknown_recipients": "verify"}))
+        daemon.store_account("known@" + DOMAIN, "queued")
+        daemon.start()
+        extra = daemon.postfix_maps()
+        extra.update({"mynetworks": "192.0.2.0/24",
+                      "smtpd_relay_restrictions": "reject_unauth_destination",
+                      "address_verify_poll_delay": "1s",
+                      # Postfix's default is 450: refuse for good once the
+                      # legacy MX said no (the README's verify lines)
+                      "unverified_recipient_reject_code": "550"})
+        return daemon, self.own(PostfixServer(self.root, relay_domains=DOMAIN,
+                                               main_cf_extra=extra)).start()
+
+    def test_unknown_recipient_verified_by_the_legacy_mx(self):
+        sink = self.own(SmtpSink(self.root)).start()
+        daemon, postfix = self.start_servers(sink)
+        self.assertEqual(self.verified_send(postfix, "unknown@" + DOMAIN), 250)
+        procs.wait_for(lambda: any("unknown@" + DOMAIN in m.recipients
+                                   for m in sink.messages()), 30, "delivery")
+        self.assertIn("policy RCPT unknown@%s: reject_unverified_recipient" % DOMAIN,
+                      daemon.log_text())
+
+    def test_unknown_recipient_refused_by_the_legacy_mx(self):
+        sink = self.own(SmtpSink(self.root, reject="RCPT")).start()
+        daemon, postfix = self.start_servers(sink)
+        self.assertEqual(self.verified_send(postfix, "unknown@" + DOMAIN), 550)
+        # known accounts are not probed
+        self.assertIn("policy RCPT known@%s: DUNNO" % DOMAIN,
+                      self.probe_known(postfix, daemon))
+
+    def probe_known(self, postfix, daemon):
+        with smtplib.SMTP("127.0.0.1", postfix.port, timeout=30) as s:
+            s.ehlo()
+            s.mail("a@outside.test")
+            s.rcpt("known@" + DOMAIN)
+            s.rset()
+        return daemon.log_text()
