@@ -73,7 +73,7 @@ def new_server_story(root, legacy):
                                "imap_port": legacy.port_imap,
                                "pop3_port": legacy.port_pop3,
                                "tls": "starttls", "ca_file": legacy.tls["ca"]}},
-                     legacy=legacy).start()
+                     legacy=legacy, protocols=("imap", "pop3", "lmtp")).start()
     c = new.imap("postmaster@local.test")
     c.logout()
     loaded = [line for line in new.log_text().splitlines()
@@ -108,29 +108,51 @@ def new_server_story(root, legacy):
     return new
 
 
-def mail_story(root):
-    step("Mail: migrate-policyd, a private Postfix, and smtp-sink as the legacy MX")
-    daemon = PolicyDaemon(root, domains={DOMAIN: {"legacy_host": "127.0.0.1"}}).start()
+def mail_story(root, new):
+    step("Mail: a private Postfix routing each recipient through migrate-policyd")
     sink = SmtpSink(root).start()
-    postfix = PostfixServer(root, relay_domains=DOMAIN,
-                            transport_maps="inline:{%s=smtp:[127.0.0.1]:%d}"
-                            % (DOMAIN, sink.port)).start()
-    confdir = postfix.config_dir
-    out = subprocess.run(["postmap", "-c", confdir, "-q", "ping",
+    daemon = PolicyDaemon(root, domains={DOMAIN: {"legacy_host": "127.0.0.1",
+                                                  "smtp_port": sink.port}},
+                          settings={"lmtp_transport": "lmtp:inet:127.0.0.1:%d" % new.lmtp_port})
+    # the importer will record these; until it exists the test tool does
+    daemon.store_account("carla@" + DOMAIN, "migrated")
+    daemon.store_account("ana@" + DOMAIN, "importing")
+    daemon.store_alias("vendas@" + DOMAIN, "carla@" + DOMAIN)
+    daemon.start()
+    say("store: carla migrated (her mailbox was copied above), ana importing, "
+        "vendas@ an alias of carla")
+    extra = daemon.postfix_maps()
+    extra.update({"mynetworks": "192.0.2.0/24",
+                  "smtpd_relay_restrictions": "reject_unauth_destination"})
+    postfix = PostfixServer(root, relay_domains=DOMAIN, main_cf_extra=extra).start()
+    out = subprocess.run(["postmap", "-c", postfix.config_dir, "-q", "ping",
                           "socketmap:%s:health" % daemon.socketmap_listen],
                          capture_output=True, text=True, check=True)
-    say("Postfix asks migrate-policyd (socketmap health): %s" % out.stdout.strip())
+    say("postmap -q ping socketmap:...:health -> %s" % out.stdout.strip())
+    for name in ("carla", "ana", "vendas", "Carla+news", "nobody"):
+        out = subprocess.run(["postmap", "-c", postfix.config_dir, "-q",
+                              "%s@%s" % (name, DOMAIN),
+                              "socketmap:%s:transport" % daemon.socketmap_listen],
+                             capture_output=True, text=True, check=True)
+        say("transport %-24s -> %s" % ("%s@%s" % (name, DOMAIN), out.stdout.strip()))
+    rcpts = ["carla@" + DOMAIN, "ana@" + DOMAIN, "vendas@" + DOMAIN]
+    c = new.imap("carla@" + DOMAIN, master=True)
+    before = int(c.select("INBOX")[1][0])
     out = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(postfix.port),
-                          "--from", "friend@outside.test", "--to", "ana@" + DOMAIN,
-                          "--header", "Subject: demo message", "--body", "hello ana"],
+                          "--from", "friend@outside.test", "--to", ",".join(rcpts),
+                          "--header", "Subject: demo message", "--body", "hello all"],
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit("demo: swaks failed:\n" + out.stdout + out.stderr)
+    say("swaks: one message to %s" % ", ".join(rcpts))
     msg = sink.wait_for_messages(1)[0]
-    say("swaks -> Postfix -> legacy MX: received mail from %s for %s (%d bytes)"
-        % (msg.sender, ", ".join(msg.recipients), len(msg.data)))
-    say("(routing each recipient by account state is the routing step; this "
-        "relay is a static transport map)")
+    say("legacy MX received it for: %s" % ", ".join(msg.recipients))
+    procs.wait_for(lambda: int(c.select("INBOX")[1][0]) > before, 30,
+                   "LMTP delivery to carla")
+    typ, data = c.search(None, 'SUBJECT "demo message"')
+    say("carla's INBOX on the new server (LMTP): %d copy (vendas@ expands to carla@, "
+        "Postfix delivers once)" % len(data[0].split()))
+    c.logout()
     return daemon, sink, postfix
 
 
@@ -146,7 +168,7 @@ def main():
     try:
         legacy = legacy_story(root)
         new = new_server_story(root, legacy)
-        daemon, sink, postfix = mail_story(root)
+        daemon, sink, postfix = mail_story(root, new)
         step("Stopping everything, by PID")
         for name, server in (("postfix", postfix), ("smtp-sink", sink),
                              ("migrate-policyd", daemon), ("new dovecot", new),
