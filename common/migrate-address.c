@@ -403,21 +403,31 @@ static void push(struct local_part *lp, char c)
 	lp->len++;
 }
 
+/* Copies the UTF-8 character at in[*i] (checked) and moves past it. */
+static int push_utf8(const char *in, size_t len, size_t *i, struct local_part *lp,
+		     char *error, size_t error_size)
+{
+	size_t start = *i;
+
+	if (skip_utf8(in, len, i, "local part", error, error_size) < 0)
+		return -1;
+	for (; start < *i; start++)
+		push(lp, in[start]);
+	return 0;
+}
+
 /* A dot-atom from in[0]; stops at the first '@' (*end_r). */
 static int parse_dot_atom(const char *in, size_t len, struct local_part *lp,
 			  size_t *end_r, char *error, size_t error_size)
 {
-	size_t i = 0, start;
+	size_t i = 0;
 
 	while (i < len && in[i] != '@') {
 		unsigned char c = (unsigned char)in[i];
 
 		if (c >= 0x80) {
-			start = i;
-			if (skip_utf8(in, len, &i, "local part", error, error_size) < 0)
+			if (push_utf8(in, len, &i, lp, error, error_size) < 0)
 				return -1;
-			for (; start < i; start++)
-				push(lp, in[start]);
 			continue;
 		}
 		if (c == '"')
@@ -448,7 +458,7 @@ static int check_dots(const struct local_part *lp, char *error, size_t error_siz
 static int parse_quoted(const char *in, size_t len, struct local_part *lp,
 			size_t *end_r, char *error, size_t error_size)
 {
-	size_t i = 1, start;
+	size_t i = 1;
 	unsigned char c;
 
 	for (;;) {
@@ -467,11 +477,8 @@ static int parse_quoted(const char *in, size_t len, struct local_part *lp,
 			}
 		}
 		if (c >= 0x80) {
-			start = i;
-			if (skip_utf8(in, len, &i, "local part", error, error_size) < 0)
+			if (push_utf8(in, len, &i, lp, error, error_size) < 0)
 				return -1;
-			for (; start < i; start++)
-				push(lp, in[start]);
 			continue;
 		}
 		if (c == '\0' || is_control(c))

@@ -39,6 +39,9 @@ struct migrate_store {
 	enum migrate_store_access access;
 	struct lmdb_env routing, secrets;
 	MDB_dbi accounts, aliases, queue, queue_order, meta, secret_db;
+	/* index: state byte + address -> nothing (schema 2) */
+	MDB_dbi by_state;
+	bool by_state_ok;	/* a reader of a schema-1 store has none */
 	int64_t (*now)(void);
 };
 
@@ -250,12 +253,42 @@ static int account_read(struct txn *t, const char *address,
 	return 1;
 }
 
-static int account_write(struct txn *t, const struct migrate_account *account)
+static MDB_val state_key(enum migrate_account_state state, const char *address,
+			 unsigned char buf[1 + MIGRATE_ACCOUNT_ADDRESS_MAX])
+{
+	size_t len = strlen(address);
+
+	buf[0] = (unsigned char)state;
+	memcpy(buf + 1, address, len);
+	return val(buf, 1 + len);
+}
+
+/* Keeps the by-state index in step with a record's state. */
+static int index_move(struct txn *t, const char *address,
+		      enum migrate_account_state from, enum migrate_account_state to)
+{
+	unsigned char buf[1 + MIGRATE_ACCOUNT_ADDRESS_MAX];
+
+	if (from == to)
+		return 0;
+	if (from != MIGRATE_STATE_UNKNOWN &&
+	    t_del(t, t->store->by_state, state_key(from, address, buf)) < 0)
+		return -1;
+	if (to != MIGRATE_STATE_UNKNOWN)
+		return t_put(t, t->store->by_state, state_key(to, address, buf), val("", 0));
+	return 0;
+}
+
+/* Writes the record; old_state is what the store held (unknown: none). */
+static int account_write(struct txn *t, const struct migrate_account *account,
+			 enum migrate_account_state old_state)
 {
 	unsigned char buf[MIGRATE_ACCOUNT_RECORD_MAX];
 	size_t len = migrate_account_encode(account, buf);
 
-	return t_put(t, t->store->accounts, key_of(account->address), val(buf, len));
+	if (t_put(t, t->store->accounts, key_of(account->address), val(buf, len)) < 0)
+		return -1;
+	return index_move(t, account->address, old_state, account->state);
 }
 
 static int check_address(const char *address, char *error, size_t error_size)
@@ -461,6 +494,14 @@ static int open_routing_dbs(struct migrate_store *store, char *error, size_t err
 		mdb_txn_abort(txn);
 		return -1;
 	}
+	/* a reader may meet a schema-1 store the writers have not upgraded
+	   yet: routing does not need the index */
+	store->by_state_ok = open_dbi(txn, "by_state", create, &store->by_state,
+				      error, error_size) == 0;
+	if (!store->by_state_ok && create) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
 	rc = mdb_txn_commit(txn);
 	return rc == 0 ? 0 : fail(error, error_size, "store: %s", mdb_strerror(rc));
 }
@@ -480,10 +521,46 @@ static int open_secrets_db(struct migrate_store *store, char *error, size_t erro
 	return rc == 0 ? 0 : fail(error, error_size, "store: %s", mdb_strerror(rc));
 }
 
+/* Schema 1 -> 2: the by-state index, built from the records. */
+static int upgrade_1_to_2(struct txn *t)
+{
+	MDB_cursor *cursor;
+	MDB_val key, data;
+	int rc = mdb_cursor_open(t->txn, t->store->accounts, &cursor);
+
+	if (rc != 0)
+		return txn_fail(t, rc, "accounts");
+	for (rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+		struct migrate_account account;
+
+		if (key.mv_size > MIGRATE_ACCOUNT_ADDRESS_MAX ||
+		    migrate_account_decode(data.mv_data, data.mv_size, &account,
+					   t->error, t->error_size) < 0) {
+			mdb_cursor_close(cursor);
+			return -1;
+		}
+		memcpy(account.address, key.mv_data, key.mv_size);
+		account.address[key.mv_size] = '\0';
+		if (index_move(t, account.address, MIGRATE_STATE_UNKNOWN, account.state) < 0) {
+			mdb_cursor_close(cursor);
+			return -1;
+		}
+	}
+	mdb_cursor_close(cursor);
+	return rc == MDB_NOTFOUND ? 0 : txn_fail(t, rc, "upgrading to schema 2");
+}
+
+/* Upgrades run in order, in the same transaction as the version bump: a
+   crash leaves the store at the old version, untouched. */
+static int (*const upgrades[])(struct txn *t) = {
+	[1] = upgrade_1_to_2,
+};
+
 static int schema_check(struct txn *t, void *context)
 {
 	static const char schema_key[] = "schema";
-	uint32_t version = MIGRATE_STORE_SCHEMA_VERSION;
+	uint32_t version = MIGRATE_STORE_SCHEMA_VERSION, current = version;
 	MDB_val data;
 	int ret = t_get(t, t->store->meta, key_of(schema_key), &data);
 
@@ -495,12 +572,18 @@ static int schema_check(struct txn *t, void *context)
 	if (data.mv_size != sizeof(version))
 		return fail(t->error, t->error_size, "store: corrupt schema version");
 	memcpy(&version, data.mv_data, sizeof(version));
-	if (version > MIGRATE_STORE_SCHEMA_VERSION) {
+	if (version > MIGRATE_STORE_SCHEMA_VERSION || version == 0) {
 		return fail(t->error, t->error_size,
 			    "store: schema version %u is newer than this program supports (%u)",
 			    version, MIGRATE_STORE_SCHEMA_VERSION);
 	}
-	return 0;
+	if (version == current)
+		return 0;
+	for (; version < current; version++) {
+		if (upgrades[version](t) < 0)
+			return -1;
+	}
+	return t_put(t, t->store->meta, key_of(schema_key), val(&version, sizeof(version)));
 }
 
 static int remove_orphan_secrets(struct migrate_store *store, char *error, size_t error_size);
@@ -628,7 +711,7 @@ static int do_account_create(struct txn *t, void *context)
 	if (stats.started_at == 0)
 		stats.started_at = account.created;
 	stats.state_counts[account.state]++;
-	if (account_write(t, &account) < 0 || stats_write(t, &stats) < 0)
+	if (account_write(t, &account, MIGRATE_STATE_UNKNOWN) < 0 || stats_write(t, &stats) < 0)
 		return -1;
 	if (account.state == MIGRATE_STATE_QUEUED &&
 	    queue_add(t, account.address, 0, account.created) < 0)
@@ -736,7 +819,7 @@ static int do_account_transition(struct txn *t, void *context)
 	if (stats_read(t, &stats) < 0)
 		return -1;
 	apply_transition(op, &account, &stats, t->store->now());
-	if (account_write(t, &account) < 0 || stats_write(t, &stats) < 0)
+	if (account_write(t, &account, op->from) < 0 || stats_write(t, &stats) < 0)
 		return -1;
 	if (op->to == MIGRATE_STATE_QUEUED)
 		return queue_add(t, op->address, 0, t->store->now());
@@ -778,7 +861,7 @@ static int do_account_progress(struct txn *t, void *context)
 					   "store: account %s does not exist", op->address);
 	account.progress = *op->progress;
 	account.updated = t->store->now();
-	return account_write(t, &account);
+	return account_write(t, &account, account.state);
 }
 
 int migrate_store_account_set_progress(struct migrate_store *store,
@@ -827,6 +910,7 @@ static int do_account_forget(struct txn *t, void *context)
 		return -1;
 	stats.state_counts[account.state]--;
 	if (t_del(t, t->store->accounts, key_of(op->address)) < 0 ||
+	    index_move(t, op->address, account.state, MIGRATE_STATE_UNKNOWN) < 0 ||
 	    queue_remove(t, op->address) < 0 ||
 	    delete_aliases_of(t, op->address) < 0 ||
 	    stats_write(t, &stats) < 0)
@@ -861,6 +945,7 @@ int migrate_store_account_forget(struct migrate_store *store, const char *addres
 struct iterate_op {
 	migrate_store_account_fn *fn;
 	void *context;
+	enum migrate_account_state state;
 };
 
 static int do_account_iterate(struct txn *t, void *context)
@@ -895,9 +980,59 @@ int migrate_store_account_iterate(struct migrate_store *store,
 				  migrate_store_account_fn *fn, void *context,
 				  char *error, size_t error_size)
 {
-	struct iterate_op op = { fn, context };
+	struct iterate_op op = { fn, context, MIGRATE_STATE_UNKNOWN };
 
 	return env_read(store, &store->routing, do_account_iterate, &op, error, error_size);
+}
+
+static int do_state_iterate(struct txn *t, void *context)
+{
+	struct iterate_op *op = context;
+	unsigned char first = (unsigned char)op->state;
+	MDB_val key = val(&first, 1), data;
+	MDB_cursor *cursor;
+	int ret = 0, rc = mdb_cursor_open(t->txn, t->store->by_state, &cursor);
+
+	if (rc != 0)
+		return txn_fail(t, rc, "state index");
+	for (rc = mdb_cursor_get(cursor, &key, &data, MDB_SET_RANGE);
+	     rc == 0 && key.mv_size > 1 && key.mv_size <= 1 + MIGRATE_ACCOUNT_ADDRESS_MAX &&
+	     ((const unsigned char *)key.mv_data)[0] == first;
+	     rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+		char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
+		struct migrate_account account;
+
+		memcpy(address, (const char *)key.mv_data + 1, key.mv_size - 1);
+		address[key.mv_size - 1] = '\0';
+		ret = account_read(t, address, &account);
+		if (ret < 0)
+			break;
+		if (ret == 0 || account.state != op->state) {
+			ret = fail(t->error, t->error_size,
+				   "store: state index names %s wrongly", address);
+			break;
+		}
+		ret = 0;
+		if (op->fn(&account, op->context) != 0)
+			break;
+	}
+	mdb_cursor_close(cursor);
+	if (ret < 0)
+		return -1;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : txn_fail(t, rc, "iterating the state index");
+}
+
+int migrate_store_account_iterate_state(struct migrate_store *store,
+					enum migrate_account_state state,
+					migrate_store_account_fn *fn, void *context,
+					char *error, size_t error_size)
+{
+	struct iterate_op op = { fn, context, state };
+
+	if (!store->by_state_ok)
+		return fail(error, error_size, "store: schema 1 store, not upgraded yet "
+			    "(the Dovecot side upgrades it when it opens it)");
+	return env_read(store, &store->routing, do_state_iterate, &op, error, error_size);
 }
 
 /* -- secrets ------------------------------------------------------------ */
@@ -1324,6 +1459,17 @@ static int check_accounts(struct txn *t, struct check_op *op)
 		memcpy(account.address, key.mv_data, key.mv_size);
 		account.address[key.mv_size] = '\0';
 		op->counts[account.state]++;
+		{
+			unsigned char ibuf[1 + MIGRATE_ACCOUNT_ADDRESS_MAX];
+
+			ret = t_get(t, t->store->by_state,
+				    state_key(account.state, account.address, ibuf), &oval);
+			if (ret <= 0) {
+				ret = ret < 0 ? -1 : check_fail(t, "no state index entry for",
+								account.address);
+				break;
+			}
+		}
 		ret = queue_read(t, account.address, &entry);
 		if (ret < 0)
 			break;
@@ -1350,7 +1496,8 @@ static int do_check(struct txn *t, void *context)
 {
 	struct check_op *op = context;
 	struct migrate_stats stats;
-	MDB_stat qst, ost;
+	MDB_stat qst, ost, ist;
+	uint64_t total;
 	unsigned int i;
 	int ret = check_accounts(t, op);
 
@@ -1366,6 +1513,12 @@ static int do_check(struct txn *t, void *context)
 	if (mdb_stat(t->txn, t->store->queue, &qst) != 0 ||
 	    mdb_stat(t->txn, t->store->queue_order, &ost) != 0)
 		return fail(t->error, t->error_size, "store: cannot count the queue");
+	if (mdb_stat(t->txn, t->store->by_state, &ist) != 0)
+		return fail(t->error, t->error_size, "store: cannot count the state index");
+	for (i = 0, total = 0; i < MIGRATE_STATE_COUNT; i++)
+		total += op->counts[i];
+	if (ist.ms_entries != total)
+		return check_fail(t, "state index entries without an account:", "the counts differ");
 	if (qst.ms_entries != op->queued || ost.ms_entries != op->queued)
 		return check_fail(t, "queue entries or index keys without an account:",
 				  "the counts differ");

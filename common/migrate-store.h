@@ -24,7 +24,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define MIGRATE_STORE_SCHEMA_VERSION 1
+/* 1: first release; 2: accounts indexed by state */
+#define MIGRATE_STORE_SCHEMA_VERSION 2
 #define MIGRATE_SECRET_HASH_MAX 255
 #define MIGRATE_SECRET_CREDENTIAL_MAX 1100
 #define MIGRATE_ALIAS_SOURCE_MAX 64
@@ -116,6 +117,13 @@ typedef int migrate_store_account_fn(const struct migrate_account *account,
 int migrate_store_account_iterate(struct migrate_store *store,
 				  migrate_store_account_fn *fn, void *context,
 				  char *error, size_t error_size);
+
+/* The same for the accounts in one state, in address order, read through
+   the by-state index (no scan of the other accounts). */
+int migrate_store_account_iterate_state(struct migrate_store *store,
+					enum migrate_account_state state,
+					migrate_store_account_fn *fn, void *context,
+					char *error, size_t error_size);
 
 /* Secrets (MIGRATE_STORE_WRITE only). 1 found, 0 none. */
 int migrate_store_secret_get(struct migrate_store *store, const char *address,

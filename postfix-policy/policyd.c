@@ -8,6 +8,9 @@
 /* After a failed open, lookups answer TEMP at once for this long instead
    of retrying the open on every lookup. */
 #define STORE_RETRY_SECS 1
+/* A corrupt record fails every lookup of it: one log line per this many
+   seconds, with the count of those not logged. */
+#define ERROR_LOG_SECS 10
 
 struct migrate_store *policyd_store(struct policyd *d)
 {
@@ -39,9 +42,19 @@ struct migrate_store *policyd_store(struct policyd *d)
 
 void policyd_store_failed(struct policyd *d, const char *error)
 {
-	log_error("%s: answering TEMP, reopening the store", error);
+	time_t now = time(NULL);
+
+	if (now >= d->next_error_log) {
+		log_error("%s: answering TEMP (%u more such errors not logged)",
+			  error, d->errors_unlogged);
+		d->errors_unlogged = 0;
+		d->next_error_log = now + ERROR_LOG_SECS;
+	} else {
+		d->errors_unlogged++;
+	}
+	/* a broken environment recovers by reopening; a broken record
+	   costs one reopen per lookup of it, which is cheap */
 	migrate_store_close(&d->store);
-	d->store_failing = true;
 }
 
 void policyd_set_config(struct policyd *d, struct migrate_config *config)

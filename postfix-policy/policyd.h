@@ -20,7 +20,9 @@ struct policyd {
 	struct migrate_config *config;
 	struct migrate_store *store;
 	time_t store_retry_at;
-	bool store_failing;
+	bool store_failing;	/* the store could not be opened */
+	time_t next_error_log;	/* read errors are logged at most this often */
+	unsigned int errors_unlogged;
 	bool verbose;		/* log every decision to stderr too */
 	struct policyd_counters counters;
 };

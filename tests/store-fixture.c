@@ -4,10 +4,17 @@
    store-fixture [-g GROUP] STORE account ADDRESS STATE
    store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT
    store-fixture [-g GROUP] STORE batch    (lines "account A S" / "alias A B"
-                                            on stdin, in bulk mode) */
+                                            on stdin, in bulk mode)
+   store-fixture STORE corrupt ADDRESS -    replaces the account's record with
+                                            bytes no decoder accepts, keeping
+                                            the original aside
+   store-fixture STORE repair ADDRESS -     puts the original back */
 
 #include "migrate-store.h"
 
+#include <lmdb.h>
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +51,49 @@ static int add_account(struct migrate_store *store, const char *address,
 			return -1;
 	}
 	return 0;
+}
+
+/* Raw LMDB: the point is to write what the store API never would. */
+static int corrupt_or_repair(const char *dir, const char *address, bool corrupt,
+			     char *error, size_t error_size)
+{
+	static const char garbage[] = "\x09 not a record";
+	char env_dir[4096], backup[512];
+	MDB_val key = { strlen(address), (void *)address }, bkey, data;
+	MDB_dbi accounts, meta;
+	MDB_env *env;
+	MDB_txn *txn;
+	int rc;
+
+	snprintf(env_dir, sizeof(env_dir), "%s/routing", dir);
+	snprintf(backup, sizeof(backup), "fixture-backup:%s", address);
+	bkey.mv_size = strlen(backup);
+	bkey.mv_data = backup;
+	if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_maxdbs(env, 8)) != 0 ||
+	    (rc = mdb_env_set_mapsize(env, 1024 * 1024 * 1024)) != 0 ||
+	    (rc = mdb_env_open(env, env_dir, 0, 0660)) != 0 ||
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "accounts", 0, &accounts)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", 0, &meta)) != 0) {
+		snprintf(error, error_size, "%.400s: %s", env_dir, mdb_strerror(rc));
+		return -1;
+	}
+	if (corrupt) {
+		MDB_val bad = { sizeof(garbage) - 1, (void *)garbage };
+
+		if ((rc = mdb_get(txn, accounts, &key, &data)) == 0 &&
+		    (rc = mdb_put(txn, meta, &bkey, &data, 0)) == 0)
+			rc = mdb_put(txn, accounts, &key, &bad, 0);
+	} else if ((rc = mdb_get(txn, meta, &bkey, &data)) == 0 &&
+		   (rc = mdb_put(txn, accounts, &key, &data, 0)) == 0) {
+		rc = mdb_del(txn, meta, &bkey, NULL);
+	}
+	rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+	mdb_env_close(env);
+	if (rc != 0)
+		snprintf(error, error_size, "%s %s: %s", corrupt ? "corrupt" : "repair",
+			 address, mdb_strerror(rc));
+	return rc == 0 ? 0 : -1;
 }
 
 static int apply(struct migrate_store *store, const char *what, const char *a,
@@ -103,6 +153,13 @@ int main(int argc, char *argv[])
 	}
 	set.path = argv[0];
 	set.bulk = argc == 2;
+	if (argc == 4 && (strcmp(argv[1], "corrupt") == 0 || strcmp(argv[1], "repair") == 0)) {
+		ret = corrupt_or_repair(argv[0], argv[2], strcmp(argv[1], "corrupt") == 0,
+					error, sizeof(error));
+		if (ret < 0)
+			fprintf(stderr, "store-fixture: %s\n", error);
+		return ret < 0 ? 1 : 0;
+	}
 	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0) {
 		fprintf(stderr, "store-fixture: %s\n", error);
 		return 1;

@@ -43,6 +43,12 @@ class PolicyDaemon:
         subprocess.run([build.store_fixture(), self.store, "account", address, state],
                        check=True, capture_output=True)
 
+    def store_corrupt(self, address, repair=False):
+        """Makes the account's record unreadable (or puts it back)."""
+        subprocess.run([build.store_fixture(), self.store,
+                        "repair" if repair else "corrupt", address, "-"],
+                       check=True, capture_output=True)
+
     def store_alias(self, alias, account):
         subprocess.run([build.store_fixture(), self.store, "alias", alias, account],
                        check=True, capture_output=True)

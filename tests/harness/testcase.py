@@ -24,6 +24,14 @@ class ServerTestCase(unittest.TestCase):
         self._servers.append(server)
         return server
 
+    def start_legacy(self, *users):
+        """A started legacy Dovecot whose users have random passwords
+        (in .users; never printed)."""
+        from .dovecot import DovecotServer
+        server = DovecotServer(self.root, "legacy",
+                               {u: procs.random_password() for u in users})
+        return self.own(server).start()
+
     def _cleanup(self):
         try:
             for server in reversed(self._servers):

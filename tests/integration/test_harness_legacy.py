@@ -8,7 +8,6 @@ import hashlib
 import imaplib
 import os
 import poplib
-import secrets
 import smtplib
 import ssl
 import subprocess
@@ -46,10 +45,8 @@ class LegacyServerTest(ServerTestCase):
     def setUp(self):
         super().setUp()
         # random per test, never printed
-        self.pw = {"alice": secrets.token_urlsafe(12),
-                   "bob": secrets.token_urlsafe(12)}
-        self.srv = self.own(DovecotServer(self.root, "legacy", self.pw))
-        self.srv.start()
+        self.srv = self.start_legacy("alice", "bob")
+        self.pw = self.srv.users
 
     def append_one(self, user="alice", body=b"hello\r\n"):
         c = self.srv.imap(user)
@@ -231,9 +228,8 @@ class CorpusGenerateTest(unittest.TestCase):
 class CorpusTest(ServerTestCase):
     def setUp(self):
         super().setUp()
-        self.pw = {"alice": secrets.token_urlsafe(12)}
-        self.srv = self.own(DovecotServer(self.root, "legacy", self.pw))
-        self.srv.start()
+        self.srv = self.start_legacy("alice")
+        self.pw = self.srv.users
 
     def test_load_and_read_back(self):
         cp = corpus.generate(1)

@@ -135,6 +135,35 @@ class RoutingTest(ServerTestCase):
         # an unknown UTF-8 local part: the unknown policy (relay)
         self.assertIn("socketmap transport jörg@%s: OK smtp:[127.0.0.1]:" % IDN_ACE, log)
 
+    def test_record_unreadable_mid_run_defers_then_delivers(self):
+        rcpt = "migrated@" + DOMAIN
+        self.daemon.store_corrupt(rcpt)
+        # locally submitted, so it gets as far as the queue
+        token = uuid.uuid4().hex
+        subprocess.run(["/usr/sbin/sendmail", "-C", self.postfix.config_dir,
+                        "-f", "a@outside.test", rcpt],
+                       input=("Subject: %s\n\n%s\n" % (token, token)).encode(),
+                       check=True, timeout=30)
+        procs.wait_for(lambda: any(q.get("queue_name") in ("deferred", "maildrop")
+                                   for q in self.postfix.queue()), 60, "queued, not delivered")
+        time.sleep(2)
+        self.assertEqual(self.local_messages(rcpt), [])
+        self.assertEqual(self.sink_recipients(token), [])
+        self.assertIn("corrupt account record", self.daemon.log_text())
+        # over SMTP meanwhile: a temporary refusal, never a bounce
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as cm:
+            self.send([rcpt])
+        self.assertEqual(cm.exception.recipients[rcpt][0] // 100, 4)
+
+        self.daemon.store_corrupt(rcpt, repair=True)
+        # a message cleanup refused waits in maildrop for pickup's next
+        # scan; one left in deferred waits for a flush: wake both
+        self.postfix.flush()
+        subprocess.run(["/usr/sbin/postkick", "-c", self.postfix.config_dir,
+                        "public", "pickup", "W"], check=True)
+        self.wait_local(rcpt, token)
+        self.assertEqual(self.sink_recipients(token), [])
+
     def test_domain_outside_the_migration_is_not_relayed(self):
         with self.assertRaises(smtplib.SMTPRecipientsRefused) as cm:
             self.send(["someone@elsewhere.test"])

@@ -6,13 +6,11 @@ UIDVALIDITY, flags, keywords, dates and subscriptions), then we break bob
 in known ways and check the verifier's report line by line.
 """
 import os
-import secrets
 import subprocess
 import sys
 import unittest
 
 from harness import corpus, procs, verify
-from harness.dovecot import DovecotServer
 from harness.testcase import ServerTestCase
 
 VERIFY_PY = os.path.join(os.path.dirname(os.path.dirname(
@@ -22,10 +20,8 @@ VERIFY_PY = os.path.join(os.path.dirname(os.path.dirname(
 class VerifierTest(ServerTestCase):
     def setUp(self):
         super().setUp()
-        self.pw = {"alice": secrets.token_urlsafe(12),
-                   "bob": secrets.token_urlsafe(12)}
-        self.srv = self.own(DovecotServer(self.root, "legacy", self.pw))
-        self.srv.start()
+        self.srv = self.start_legacy("alice", "bob")
+        self.pw = self.srv.users
         c = self.srv.imap("alice")
         corpus.load_imap(c, corpus.generate(1))
         c.logout()

@@ -3,6 +3,7 @@
    growth, readers beside a writer, and kill -9 of a writer. */
 
 #include "lib.h"
+#include "str.h"
 #include "test-common.h"
 
 #include "migrate-store.h"
@@ -398,7 +399,88 @@ static void test_store_growth_and_schema(void)
 		mdb_env_close(env);
 	}
 	test_assert(store_open(MIGRATE_STORE_WRITE, 0) == NULL);
-	test_assert(strstr(error, "schema version 2 is newer than this program supports (1)") != NULL);
+	test_assert(strstr(error, "schema version 3 is newer than this program supports (2)") != NULL);
+	test_end();
+}
+
+static int collect(const struct migrate_account *account, void *context)
+{
+	string_t *str = context;
+
+	str_printfa(str, "%s ", account->address);
+	return 0;
+}
+
+static const char *in_state(struct migrate_store *store, enum migrate_account_state state)
+{
+	string_t *str = t_str_new(128);
+
+	if (migrate_store_account_iterate_state(store, state, collect, str,
+						error, sizeof(error)) < 0)
+		return error;
+	return str_c(str);
+}
+
+/* What a schema-1 store (dovecot-migrate 0.1.0 before the state index)
+   looks like: no index entries, version 1. */
+static void downgrade_to_schema_1(void)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, by_state;
+	MDB_val key = { 6, (void *)"schema" }, data;
+	uint32_t version = 1;
+	char path[512];
+
+	i_snprintf(path, sizeof(path), "%s/routing", store_dir);
+	data.mv_size = sizeof(version);
+	data.mv_data = &version;
+	test_assert(mdb_env_create(&env) == 0);
+	mdb_env_set_maxdbs(env, 8);
+	mdb_env_set_mapsize(env, 64 * 1024 * 1024);
+	test_assert(mdb_env_open(env, path, 0, 0660) == 0);
+	test_assert(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+	test_assert(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+	test_assert(mdb_dbi_open(txn, "by_state", 0, &by_state) == 0);
+	test_assert(mdb_drop(txn, by_state, 1) == 0);
+	test_assert(mdb_put(txn, meta, &key, &data, 0) == 0);
+	test_assert(mdb_txn_commit(txn) == 0);
+	mdb_env_close(env);
+}
+
+static void test_store_state_index_and_upgrade(void)
+{
+	struct migrate_store *store;
+
+	test_begin("store: accounts by state; schema 1 upgraded on open");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(create(store, "b@example.com", MIGRATE_STATE_QUEUED) == 1);
+	test_assert(create(store, "a@example.com", MIGRATE_STATE_QUEUED) == 1);
+	test_assert(create(store, "c@example.com", MIGRATE_STATE_PASSWORDS_ONLY) == 1);
+	test_assert(migrate_store_account_transition(store, "b@example.com",
+		MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, NULL, 0, error, sizeof(error)) == 0);
+	test_assert_strcmp(in_state(store, MIGRATE_STATE_QUEUED), "a@example.com ");
+	test_assert_strcmp(in_state(store, MIGRATE_STATE_IMPORTING), "b@example.com ");
+	test_assert_strcmp(in_state(store, MIGRATE_STATE_PASSWORDS_ONLY), "c@example.com ");
+	test_assert_strcmp(in_state(store, MIGRATE_STATE_MIGRATED), "");
+	test_assert(migrate_store_account_forget(store, "c@example.com", error, sizeof(error)) == 1);
+	test_assert_strcmp(in_state(store, MIGRATE_STATE_PASSWORDS_ONLY), "");
+	migrate_store_close(&store);
+
+	downgrade_to_schema_1();
+	/* a reader of the old store works, without the index */
+	store = store_open(MIGRATE_STORE_READ_ROUTING, 0);
+	test_assert(store != NULL);
+	test_assert(strstr(in_state(store, MIGRATE_STATE_QUEUED), "not upgraded yet") != NULL);
+	migrate_store_close(&store);
+	/* a writer upgrades it */
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(store != NULL);
+	test_assert_strcmp(in_state(store, MIGRATE_STATE_QUEUED), "a@example.com ");
+	test_assert_strcmp(in_state(store, MIGRATE_STATE_IMPORTING), "b@example.com ");
+	test_assert(consistent(store));
+	migrate_store_close(&store);
 	test_end();
 }
 
@@ -540,6 +622,7 @@ int main(void)
 		test_store_permissions,
 		test_store_growth_and_schema,
 		test_store_orphan_secret,
+		test_store_state_index_and_upgrade,
 		test_store_reader_beside_writer,
 		test_store_kill9_writer,
 		NULL
