@@ -7,8 +7,10 @@
 
    This version resolves which migrating domain a login belongs to (by its
    @domain, else by the local IP it arrived on, else the default domain)
-   and, having no account store yet, answers every login "user unknown" so
-   the passdb chain goes on to the operator's own passdbs. */
+   and answers every login "user unknown", so the passdb chain goes on to
+   the operator's own passdbs: checking passwords against the account
+   store (slow hashes, so off the auth process's event loop) and against
+   the legacy server is the login-capture work. */
 
 #include "auth-common.h"
 #include "passdb.h"
