@@ -260,32 +260,46 @@ struct iterate_op {
 	enum migrate_account_state state;
 };
 
-static int do_account_iterate(struct store_txn *t, void *context)
+int store_accounts_foreach(struct store_txn *t, store_account_txn_fn *fn, void *context)
 {
-	struct iterate_op *op = context;
 	MDB_cursor *cursor;
 	MDB_val key, data;
-	int rc = mdb_cursor_open(t->txn, t->store->accounts, &cursor);
+	int ret = 0, rc = mdb_cursor_open(t->txn, t->store->accounts, &cursor);
 
 	if (rc != 0)
 		return store_txn_fail(t, rc, "accounts");
-	for (rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST); rc == 0;
+	for (rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST); rc == 0 && ret == 0;
 	     rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
 		struct migrate_account account;
 
 		if (key.mv_size > MIGRATE_ACCOUNT_ADDRESS_MAX ||
 		    migrate_account_decode(data.mv_data, data.mv_size, &account,
 					   t->error, t->error_size) < 0) {
-			mdb_cursor_close(cursor);
-			return -1;
+			ret = -1;
+			break;
 		}
 		memcpy(account.address, key.mv_data, key.mv_size);
 		account.address[key.mv_size] = '\0';
-		if (op->fn(&account, op->context) != 0)
-			break;
+		ret = fn(t, &account, context);
 	}
 	mdb_cursor_close(cursor);
+	if (ret < 0)
+		return -1;
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_txn_fail(t, rc, "iterating accounts");
+}
+
+static int call_iterate_fn(struct store_txn *t, const struct migrate_account *account,
+			   void *context)
+{
+	struct iterate_op *op = context;
+
+	(void)t;
+	return op->fn(account, op->context) != 0 ? 1 : 0;
+}
+
+static int do_account_iterate(struct store_txn *t, void *context)
+{
+	return store_accounts_foreach(t, call_iterate_fn, context);
 }
 
 int migrate_store_account_iterate(struct migrate_store *store,

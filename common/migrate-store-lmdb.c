@@ -420,34 +420,17 @@ static int open_secrets_db(struct migrate_store *store, char *error, size_t erro
 	return rc == 0 ? 0 : store_fail(error, error_size, "store: %s", mdb_strerror(rc));
 }
 
+static int index_account(struct store_txn *t, const struct migrate_account *account,
+			 void *context)
+{
+	(void)context;
+	return store_index_move(t, account->address, MIGRATE_STATE_UNKNOWN, account->state);
+}
+
 /* Schema 1 -> 2: the by-state index, built from the records. */
 static int upgrade_1_to_2(struct store_txn *t)
 {
-	MDB_cursor *cursor;
-	MDB_val key, data;
-	int rc = mdb_cursor_open(t->txn, t->store->accounts, &cursor);
-
-	if (rc != 0)
-		return store_txn_fail(t, rc, "accounts");
-	for (rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
-		struct migrate_account account;
-
-		if (key.mv_size > MIGRATE_ACCOUNT_ADDRESS_MAX ||
-		    migrate_account_decode(data.mv_data, data.mv_size, &account,
-					   t->error, t->error_size) < 0) {
-			mdb_cursor_close(cursor);
-			return -1;
-		}
-		memcpy(account.address, key.mv_data, key.mv_size);
-		account.address[key.mv_size] = '\0';
-		if (store_index_move(t, account.address, MIGRATE_STATE_UNKNOWN, account.state) < 0) {
-			mdb_cursor_close(cursor);
-			return -1;
-		}
-	}
-	mdb_cursor_close(cursor);
-	return rc == MDB_NOTFOUND ? 0 : store_txn_fail(t, rc, "upgrading to schema 2");
+	return store_accounts_foreach(t, index_account, NULL);
 }
 
 /* Upgrades run in order, in the same transaction as the version bump: a

@@ -79,6 +79,12 @@ int store_stats_read(struct store_txn *t, struct migrate_stats *stats_r);
 int store_stats_write(struct store_txn *t, const struct migrate_stats *stats);
 
 int store_check_address(const char *address, char *error, size_t error_size);
+/* Calls fn for every account record in this transaction, in address
+   order; fn returns < 0 to fail, > 0 to stop, 0 to go on. A record that
+   does not decode fails. Returns -1 or 0. */
+typedef int store_account_txn_fn(struct store_txn *t, const struct migrate_account *account,
+				 void *context);
+int store_accounts_foreach(struct store_txn *t, store_account_txn_fn *fn, void *context);
 int store_account_read(struct store_txn *t, const char *address,
 		       struct migrate_account *account_r);
 int store_account_write(struct store_txn *t, const struct migrate_account *account,

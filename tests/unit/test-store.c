@@ -358,6 +358,32 @@ static void test_store_permissions(void)
 	test_end();
 }
 
+/* Writes a schema version (and drops the state index) with raw LMDB, as
+   another version of the program would have left the store. */
+static void set_schema_raw(uint32_t version, bool drop_state_index)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, by_state;
+	MDB_val key = { 6, (void *)"schema" }, data = { sizeof(version), &version };
+	char path[512];
+
+	i_snprintf(path, sizeof(path), "%s/routing", store_dir);
+	test_assert(mdb_env_create(&env) == 0);
+	mdb_env_set_maxdbs(env, 8);
+	mdb_env_set_mapsize(env, 64 * 1024 * 1024);
+	test_assert(mdb_env_open(env, path, 0, 0660) == 0);
+	test_assert(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+	test_assert(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+	if (drop_state_index) {
+		test_assert(mdb_dbi_open(txn, "by_state", 0, &by_state) == 0);
+		test_assert(mdb_drop(txn, by_state, 1) == 0);
+	}
+	test_assert(mdb_put(txn, meta, &key, &data, 0) == 0);
+	test_assert(mdb_txn_commit(txn) == 0);
+	mdb_env_close(env);
+}
+
 static void test_store_growth_and_schema(void)
 {
 	struct migrate_store *store;
@@ -377,27 +403,7 @@ static void test_store_growth_and_schema(void)
 	migrate_store_close(&store);
 
 	/* a store written by a newer version */
-	{
-		MDB_env *env;
-		MDB_txn *txn;
-		MDB_dbi dbi;
-		MDB_val key = { 6, (void *)"schema" }, data;
-		uint32_t version = MIGRATE_STORE_SCHEMA_VERSION + 1;
-		char path[512];
-
-		i_snprintf(path, sizeof(path), "%s/routing", store_dir);
-		data.mv_size = sizeof(version);
-		data.mv_data = &version;
-		test_assert(mdb_env_create(&env) == 0);
-		mdb_env_set_maxdbs(env, 8);
-		mdb_env_set_mapsize(env, 64 * 1024 * 1024);
-		test_assert(mdb_env_open(env, path, 0, 0660) == 0);
-		test_assert(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-		test_assert(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
-		test_assert(mdb_put(txn, dbi, &key, &data, 0) == 0);
-		test_assert(mdb_txn_commit(txn) == 0);
-		mdb_env_close(env);
-	}
+	set_schema_raw(MIGRATE_STORE_SCHEMA_VERSION + 1, FALSE);
 	test_assert(store_open(MIGRATE_STORE_WRITE, 0) == NULL);
 	test_assert(strstr(error, "schema version 3 is newer than this program supports (2)") != NULL);
 	test_end();
@@ -421,33 +427,6 @@ static const char *in_state(struct migrate_store *store, enum migrate_account_st
 	return str_c(str);
 }
 
-/* What a schema-1 store (dovecot-migrate 0.1.0 before the state index)
-   looks like: no index entries, version 1. */
-static void downgrade_to_schema_1(void)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi meta, by_state;
-	MDB_val key = { 6, (void *)"schema" }, data;
-	uint32_t version = 1;
-	char path[512];
-
-	i_snprintf(path, sizeof(path), "%s/routing", store_dir);
-	data.mv_size = sizeof(version);
-	data.mv_data = &version;
-	test_assert(mdb_env_create(&env) == 0);
-	mdb_env_set_maxdbs(env, 8);
-	mdb_env_set_mapsize(env, 64 * 1024 * 1024);
-	test_assert(mdb_env_open(env, path, 0, 0660) == 0);
-	test_assert(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-	test_assert(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
-	test_assert(mdb_dbi_open(txn, "by_state", 0, &by_state) == 0);
-	test_assert(mdb_drop(txn, by_state, 1) == 0);
-	test_assert(mdb_put(txn, meta, &key, &data, 0) == 0);
-	test_assert(mdb_txn_commit(txn) == 0);
-	mdb_env_close(env);
-}
-
 static void test_store_state_index_and_upgrade(void)
 {
 	struct migrate_store *store;
@@ -468,7 +447,8 @@ static void test_store_state_index_and_upgrade(void)
 	test_assert_strcmp(in_state(store, MIGRATE_STATE_PASSWORDS_ONLY), "");
 	migrate_store_close(&store);
 
-	downgrade_to_schema_1();
+	/* what a schema-1 store looks like: no state index, version 1 */
+	set_schema_raw(1, TRUE);
 	/* a reader of the old store works, without the index */
 	store = store_open(MIGRATE_STORE_READ_ROUTING, 0);
 	test_assert(store != NULL);
@@ -480,6 +460,13 @@ static void test_store_state_index_and_upgrade(void)
 	test_assert_strcmp(in_state(store, MIGRATE_STATE_QUEUED), "a@example.com ");
 	test_assert_strcmp(in_state(store, MIGRATE_STATE_IMPORTING), "b@example.com ");
 	test_assert(consistent(store));
+	migrate_store_close(&store);
+
+	/* the check finds a lost index at the current version */
+	set_schema_raw(MIGRATE_STORE_SCHEMA_VERSION, TRUE);
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(migrate_store_check(store, error, sizeof(error)) == 0);
+	test_assert_strcmp(error, "store: no state index entry for a@example.com");
 	migrate_store_close(&store);
 	test_end();
 }
