@@ -84,6 +84,9 @@ static int env_grow(struct lmdb_env *e, char *error, size_t error_size)
 	MDB_envinfo info;
 	int rc;
 
+	/* readers killed without closing keep old pages pinned, which is
+	   often why the map filled up: free their slots first */
+	(void)mdb_reader_check(e->env, NULL);
 	mdb_env_info(e->env, &info);
 	if (e->read_txn != NULL) {
 		/* no transaction may be open while the map is resized */
