@@ -25,6 +25,10 @@
    reading that client until it has read its answers. */
 #define OUTBUF_SIZE (8 * 1024)
 #define DRAIN_TIMEOUT_MS 5000
+/* Input buffers start this small and grow up to the protocol's maximum:
+   Postfix's requests are a few hundred bytes, and hundreds of idle
+   keep-alive clients should not cost 16 KiB each. */
+#define INBUF_INITIAL 1024
 
 enum tag_kind { TAG_LISTENER, TAG_SIGNAL, TAG_TIMER, TAG_CONNECTION };
 
@@ -43,9 +47,9 @@ struct connection {
 	struct connection *prev, *next;
 	const struct protocol *proto;
 	int fd;
-	size_t in_len, out_len, out_pos;
+	size_t in_len, in_size, out_len, out_pos;
+	char *in;
 	char out[OUTBUF_SIZE];
-	char in[];	/* proto->max_request bytes */
 };
 
 struct server {
@@ -128,6 +132,7 @@ static void connection_close(struct server *server, struct connection *conn)
 	if (conn->next != NULL)
 		conn->next->prev = conn->prev;
 	close(conn->fd);
+	free(conn->in);
 	free(conn);
 	server->connection_count--;
 }
@@ -178,6 +183,17 @@ static int connection_flush(struct connection *conn)
 	return 0;
 }
 
+static void connection_grow_input(struct connection *conn, size_t max)
+{
+	size_t size = conn->in_size * 2 < max ? conn->in_size * 2 : max;
+	char *in = realloc(conn->in, size);
+
+	if (in == NULL)
+		abort();
+	conn->in = in;
+	conn->in_size = size;
+}
+
 /* Reads what the client sent, answers it, and re-arms the fd for whatever
    it waits on next. Returns -1 when the connection is to be closed. */
 static int connection_io(struct server *server, struct connection *conn,
@@ -186,8 +202,11 @@ static int connection_io(struct server *server, struct connection *conn,
 	size_t max = conn->proto->max_request;
 	bool eof = false;
 
-	if ((events & EPOLLIN) != 0 && conn->in_len < max) {
-		ssize_t n = recv(conn->fd, conn->in + conn->in_len, max - conn->in_len, 0);
+	if (conn->in_len == conn->in_size && conn->in_size < max)
+		connection_grow_input(conn, max);
+	if ((events & EPOLLIN) != 0 && conn->in_len < conn->in_size) {
+		ssize_t n = recv(conn->fd, conn->in + conn->in_len,
+				 conn->in_size - conn->in_len, 0);
 
 		if (n == 0)
 			eof = true;
@@ -229,8 +248,13 @@ static void accept_clients(struct server *server, const struct listener *l)
 			close(fd);
 			continue;
 		}
-		conn = calloc(1, sizeof(*conn) + l->proto->max_request);
+		conn = calloc(1, sizeof(*conn));
 		if (conn == NULL)
+			abort();
+		conn->in_size = l->proto->max_request < INBUF_INITIAL ?
+			l->proto->max_request : INBUF_INITIAL;
+		conn->in = malloc(conn->in_size);
+		if (conn->in == NULL)
 			abort();
 		conn->tag.kind = TAG_CONNECTION;
 		conn->proto = l->proto;

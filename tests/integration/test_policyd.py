@@ -60,6 +60,31 @@ class PolicydTest(ServerTestCase):
         with d.client() as c:
             self.assertEqual(c.lookup("health", "still-alive"), VERSION_REPLY)
 
+    def test_policy_requests_of_every_size_up_to_the_limit(self):
+        d = self.start(domains={"example.test": {"legacy_host": "127.0.0.1"}})
+        base = (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                b"recipient=x@elsewhere.test\n")
+        for size in (100, 1023, 1024, 1025, 5000, 16000):
+            pad = b"ccert_subject=" + b"x" * max(0, size - len(base) - 16) + b"\n"
+            with socket.create_connection(("127.0.0.1", d.policy_port)) as sock:
+                sock.sendall(base + pad + b"\n")
+                reply = b""
+                while not reply.endswith(b"\n\n"):
+                    chunk = sock.recv(4096)
+                    self.assertTrue(chunk, "closed at size %d" % size)
+                    reply += chunk
+                self.assertEqual(reply, b"action=DUNNO\n\n", size)
+        # past the limit: a logged error and a closed connection
+        with socket.create_connection(("127.0.0.1", d.policy_port)) as sock:
+            try:
+                sock.sendall(base + b"ccert_subject=" + b"x" * 17000 + b"\n")
+                closed = sock.recv(100) == b""
+            except ConnectionResetError:
+                closed = True  # closed with our bytes unread: a reset
+            self.assertTrue(closed)
+        self.assertIn("policy client fd", d.log_text())
+        self.assertIn("request longer than allowed", d.log_text())
+
     def test_many_concurrent_keepalive_clients(self):
         d = self.start()
         clients = [d.client() for _ in range(200)]
