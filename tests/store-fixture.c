@@ -10,7 +10,7 @@
                                             the original aside
    store-fixture STORE repair ADDRESS -     puts the original back */
 
-#include "migrate-store.h"
+#include "fixture-accounts.h"
 
 #include <lmdb.h>
 
@@ -20,37 +20,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* the legal way from queued to each state */
-static const enum migrate_account_state path[] = {
-	MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED,
-	MIGRATE_STATE_CUTOVER, MIGRATE_STATE_MIGRATED,
-};
-
 static int add_account(struct migrate_store *store, const char *address,
 		       const char *state_name, char *error, size_t error_size)
 {
-	enum migrate_account_state want;
-	struct migrate_account a;
-	struct migrate_secret s;
-	unsigned int i;
+	enum migrate_account_state state;
 
-	if (migrate_account_state_parse(state_name, &want) < 0) {
+	if (migrate_account_state_parse(state_name, &state) < 0) {
 		snprintf(error, error_size, "unknown state %s", state_name);
 		return -1;
 	}
-	memset(&a, 0, sizeof(a));
-	memset(&s, 0, sizeof(s));
-	snprintf(a.address, sizeof(a.address), "%s", address);
-	a.state = want == MIGRATE_STATE_PASSWORDS_ONLY ? want : MIGRATE_STATE_QUEUED;
-	if (migrate_store_account_create(store, &a, &s, error, error_size) < 0)
-		return -1;
-	for (i = 0; i + 1 < sizeof(path) / sizeof(path[0]) && path[i] != want &&
-		    want != MIGRATE_STATE_PASSWORDS_ONLY; i++) {
-		if (migrate_store_account_transition(store, address, path[i], path[i + 1],
-						     NULL, 0, error, error_size) < 0)
-			return -1;
-	}
-	return 0;
+	return fixture_account_create(store, address, state, NULL, error, error_size);
 }
 
 /* Raw LMDB: the point is to write what the store API never would. */

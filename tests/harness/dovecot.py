@@ -9,6 +9,7 @@ Maildirs, listening on fresh ports on 127.0.0.1 only.  The system Dovecot
         c = srv.imap_starttls("alice")
 """
 import imaplib
+import glob
 import os
 import poplib
 import secrets
@@ -173,6 +174,16 @@ class DovecotServer:
 
     def maildir(self, user):
         return os.path.join(self.mail_root, user, "Maildir")
+
+    def inbox_messages(self, user):
+        """The bytes of every message in the user's INBOX, read from disk
+        (new/ and cur/), e.g. to see an LMTP delivery arrive."""
+        texts = []
+        for sub in ("new", "cur"):
+            for path in glob.glob(os.path.join(self.maildir(user), sub, "*")):
+                with open(path, "rb") as f:
+                    texts.append(f.read())
+        return texts
 
     def folder_dir(self, user, folder="INBOX"):
         """Maildir++ directory of a folder ("/"-separated unicode name):

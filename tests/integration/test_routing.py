@@ -2,9 +2,7 @@
 service decide, per recipient, between LMTP into the new Dovecot (migrated
 accounts) and the legacy MX (an smtp-sink), and make Postfix defer when the
 store cannot answer."""
-import glob
 import time
-import os
 import smtplib
 import subprocess
 import uuid
@@ -61,17 +59,8 @@ class RoutingTest(ServerTestCase):
             s.sendmail("sender@outside.test", recipients, msg.encode(), options)
         return token
 
-    def local_messages(self, user):
-        maildir = self.dovecot.maildir(user)
-        texts = []
-        for path in glob.glob(os.path.join(maildir, "new", "*")) + \
-                glob.glob(os.path.join(maildir, "cur", "*")):
-            with open(path, "rb") as f:
-                texts.append(f.read())
-        return texts
-
     def wait_local(self, user, token):
-        procs.wait_for(lambda: any(token.encode() in m for m in self.local_messages(user)),
+        procs.wait_for(lambda: any(token.encode() in m for m in self.dovecot.inbox_messages(user)),
                        30, "delivery of %s to %s over LMTP" % (token, user))
 
     def sink_recipients(self, token):
@@ -89,13 +78,13 @@ class RoutingTest(ServerTestCase):
         self.wait_sink(token, ["waiting@" + DOMAIN, "moving@" + DOMAIN])
         self.postfix.wait_queue_empty()
         # and nothing of it reached the wrong side
-        self.assertEqual(self.local_messages("waiting@" + DOMAIN), [])
+        self.assertEqual(self.dovecot.inbox_messages("waiting@" + DOMAIN), [])
         self.assertNotIn("migrated@" + DOMAIN, self.sink_recipients(token))
 
     def test_alias_extension_and_case_reach_the_account(self):
         token = self.send(["sales@" + DOMAIN, "Migrated+News@EXAMPLE.test"])
         procs.wait_for(lambda: sum(token.encode() in m for m in
-                                   self.local_messages("migrated@" + DOMAIN)) == 2,
+                                   self.dovecot.inbox_messages("migrated@" + DOMAIN)) == 2,
                        30, "both copies in migrated's INBOX")
         self.assertEqual(self.sink_recipients(token), [])
 
@@ -118,7 +107,7 @@ class RoutingTest(ServerTestCase):
     def test_idn_recipients_in_ace_form(self):
         token = self.send(["jorg@" + IDN_ACE, "info@" + IDN_ACE])
         procs.wait_for(lambda: any(token.encode() in m for m in
-                                   self.local_messages("jorg@" + IDN_ACE)),
+                                   self.dovecot.inbox_messages("jorg@" + IDN_ACE)),
                        30, "LMTP delivery to the migrated IDN account")
         self.wait_sink(token, ["info@" + IDN_ACE])
 
@@ -147,7 +136,7 @@ class RoutingTest(ServerTestCase):
         procs.wait_for(lambda: any(q.get("queue_name") in ("deferred", "maildrop")
                                    for q in self.postfix.queue()), 60, "queued, not delivered")
         time.sleep(2)
-        self.assertEqual(self.local_messages(rcpt), [])
+        self.assertEqual(self.dovecot.inbox_messages(rcpt), [])
         self.assertEqual(self.sink_recipients(token), [])
         self.assertIn("corrupt account record", self.daemon.log_text())
         # over SMTP meanwhile: a temporary refusal, never a bounce
@@ -159,7 +148,7 @@ class RoutingTest(ServerTestCase):
         # a message cleanup refused waits in maildrop for pickup's next
         # scan (at most 60 s); one left in deferred waits for a flush
         self.postfix.flush()
-        procs.wait_for(lambda: any(token.encode() in m for m in self.local_messages(rcpt)),
+        procs.wait_for(lambda: any(token.encode() in m for m in self.dovecot.inbox_messages(rcpt)),
                        90, "delivery once the record is readable again")
         self.assertEqual(self.sink_recipients(token), [])
 
@@ -221,15 +210,8 @@ class StoreUnavailableTest(ServerTestCase):
         # the store answers again: the queued message goes to the right place
         daemon.store_account(rcpt, "migrated")
         postfix.flush()
-        maildir = dovecot.maildir(rcpt)
-
-        def delivered():
-            for path in glob.glob(os.path.join(maildir, "new", "*")):
-                with open(path, "rb") as f:
-                    if token.encode() in f.read():
-                        return True
-            return False
-        procs.wait_for(delivered, 60, "local delivery after the store came back")
+        procs.wait_for(lambda: any(token.encode() in m for m in dovecot.inbox_messages(rcpt)),
+                       60, "local delivery after the store came back")
         self.assertEqual(sink.messages(), [])
         self.assertIn("readable again", daemon.log_text())
         # and SMTP is accepted again (another spelling of the address: an

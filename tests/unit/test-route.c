@@ -4,53 +4,21 @@
 #include "lib.h"
 #include "test-common.h"
 
+#include "fixture-accounts.h"
 #include "policy.h"
 #include "policyd.h"
 #include "socketmap.h"
 
-#include <stdlib.h>
-#include <sys/wait.h>
 
 static char store_dir[128];
 
-static void rm_store(void)
-{
-	pid_t pid = fork();
-	int status;
-
-	if (pid == 0) {
-		execlp("rm", "rm", "-rf", store_dir, (char *)NULL);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
-}
-
 static void add_account(struct migrate_store *store, const char *address,
-			enum migrate_account_state final)
+			enum migrate_account_state state)
 {
-	struct migrate_account a;
-	struct migrate_secret s;
-	char error[256];
+	char error[256] = "";
 
-	i_zero(&a);
-	i_zero(&s);
-	i_snprintf(a.address, sizeof(a.address), "%s", address);
-	a.state = MIGRATE_STATE_QUEUED;
-	if (migrate_store_account_create(store, &a, &s, error, sizeof(error)) != 1)
-		i_fatal("create %s: %s", address, error);
-	if (final == MIGRATE_STATE_MIGRATED) {
-		static const enum migrate_account_state path[] = {
-			MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED,
-			MIGRATE_STATE_CUTOVER, MIGRATE_STATE_MIGRATED,
-		};
-		unsigned int i;
-
-		for (i = 0; i + 1 < N_ELEMENTS(path); i++) {
-			if (migrate_store_account_transition(store, address, path[i], path[i + 1],
-							     NULL, 0, error, sizeof(error)) < 0)
-				i_fatal("transition %s: %s", address, error);
-		}
-	}
+	if (fixture_account_create(store, address, state, NULL, error, sizeof(error)) < 0)
+		i_fatal("%s: %s", address, error);
 }
 
 static void make_store(void)
@@ -61,7 +29,7 @@ static void make_store(void)
 	char error[256];
 
 	i_snprintf(store_dir, sizeof(store_dir), "/tmp/test-route.%d", (int)getpid());
-	rm_store();
+	fixture_remove_tree(store_dir);
 	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0)
 		i_fatal("%s", error);
 	add_account(store, "migrated@example.com", MIGRATE_STATE_MIGRATED);
@@ -225,6 +193,6 @@ int main(void)
 
 	make_store();
 	ret = test_run(tests);
-	rm_store();
+	fixture_remove_tree(store_dir);
 	return ret;
 }

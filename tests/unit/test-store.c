@@ -6,7 +6,7 @@
 #include "str.h"
 #include "test-common.h"
 
-#include "migrate-store.h"
+#include "fixture-accounts.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -43,18 +43,9 @@ static struct migrate_store *store_open(enum migrate_store_access access, size_t
 
 static void store_reset(void)
 {
-	const char *argv[] = { "rm", "-rf", store_dir, NULL };
-	pid_t pid;
-	int status;
-
 	if (store_dir[0] == '\0')
 		i_snprintf(store_dir, sizeof(store_dir), "/tmp/test-store.%d", (int)getpid());
-	pid = fork();
-	if (pid == 0) {
-		execvp(argv[0], (char **)argv);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
+	fixture_remove_tree(store_dir);
 }
 
 static struct migrate_account new_account(const char *address,
