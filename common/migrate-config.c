@@ -58,6 +58,14 @@ static const struct key_def global_keys[] = {
 	GN(legacy_checks_per_user, 100000),
 	GN(legacy_checks_per_ip, 100000),
 	GN(legacy_failure_cache_secs, 86400),
+	GN(legacy_timeout_secs, 600),
+	GN(proxy_timeout_secs, 600),
+	GN(hash_threads, 256),
+	G(refuse_message, VALUE_STRING),
+	G(notice_lmtp, VALUE_STRING),
+	G(notice_from, VALUE_STRING),
+	G(notice_subject, VALUE_STRING),
+	G(notice_file, VALUE_STRING),
 	{ NULL, 0, 0, NULL, 0 }
 };
 
@@ -330,6 +338,12 @@ static void config_defaults(struct migrate_config *c)
 	c->legacy_checks_per_user = 10;
 	c->legacy_checks_per_ip = 60;
 	c->legacy_failure_cache_secs = 60;
+	c->legacy_timeout_secs = 15;
+	c->proxy_timeout_secs = 10;
+	c->refuse_message = xstrdup("Your mailbox is being moved to a new server. "
+				    "Please try again in a few minutes.");
+	c->notice_from = xstrdup("postmaster");
+	c->notice_subject = xstrdup("Your mailbox is being moved");
 }
 
 int migrate_config_parse(const char *name, const char *text, size_t size,
@@ -446,6 +460,11 @@ void migrate_config_free(struct migrate_config **config)
 	free(c->store_group);
 	free(c->policyd_user);
 	free(c->recipient_delimiter);
+	free(c->refuse_message);
+	free(c->notice_lmtp);
+	free(c->notice_from);
+	free(c->notice_subject);
+	free(c->notice_file);
 	free(c);
 }
 

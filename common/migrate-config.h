@@ -75,6 +75,20 @@ struct migrate_config {
 	   IP, and how long a failed check is remembered */
 	unsigned int legacy_checks_per_user, legacy_checks_per_ip;
 	unsigned int legacy_failure_cache_secs;
+	/* a legacy login check gives up after this long (temporary failure) */
+	unsigned int legacy_timeout_secs;
+	/* connect timeout handed to Dovecot's login proxy */
+	unsigned int proxy_timeout_secs;
+	/* threads hashing and verifying passwords in the auth process;
+	   0: one per CPU */
+	unsigned int hash_threads;
+	/* mode = refuse: the text a refused login shows the client */
+	char *refuse_message;
+	/* mode = refuse: where the informational message is delivered
+	   (unix:PATH or inet:HOST:PORT of Dovecot's LMTP; NULL: no message),
+	   its sender (a bare local part gets the account's domain), subject
+	   and body file (NULL: a built-in text) */
+	char *notice_lmtp, *notice_from, *notice_subject, *notice_file;
 
 	struct migrate_domain *domains;
 	unsigned int domain_count;

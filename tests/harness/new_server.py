@@ -1,31 +1,55 @@
 """The new server: a private Dovecot loading dovecot-migrate's modules from
-the build tree (see modules.py), with the `migrate` passdb in its chain."""
+the build tree (see modules.py), with the `migrate` passdb and userdb in
+its chains, as README "Configure Dovecot" tells an operator."""
 import os
+import pwd
 
 from . import migrate_conf
 from .dovecot import DovecotServer
 from .modules import ModuleStage
 
 
+def _dovecot_owned(path, mode):
+    """The auth process runs as user dovecot: what it opens must be its."""
+    pw = pwd.getpwnam("dovecot")
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    os.chmod(path, mode)
+    return path
+
+
+def make_vault_key(path):
+    with open(path, "wb") as f:
+        f.write(os.urandom(32))
+    return _dovecot_owned(path, 0o600)
+
+
 def new_server(root, operator_users=None, domains=None, settings=None,
-               name="new", legacy=None, extra_conf="", protocols=("imap", "pop3")):
-    """operator_users: the operator's own accounts (passwd-file, after ours
-    in the chain). domains/settings: migrate.conf contents. legacy: a
-    DovecotServer whose master user the new server's imapc (dsync) uses.
-    Returns a started-able DovecotServer with .migrate_conf set."""
+               name="new", legacy=None, extra_conf="",
+               protocols=("imap", "pop3", "lmtp")):
+    """operator_users: the operator's own accounts (a passwd-file passdb
+    and userdb, before ours in the chains). domains/settings: migrate.conf
+    contents (store, vault key, log and store_user are filled in). legacy:
+    a DovecotServer whose master user the new server's imapc (dsync) uses,
+    and whose CA the login proxy trusts.
+    Returns a DovecotServer, not started, with .migrate_conf set."""
     base = os.path.join(root, name)
     os.makedirs(base, exist_ok=True)
     stage = ModuleStage(os.path.join(base, "modules"))
-    conf = {"store": os.path.join(base, "store"),
+    store = os.path.join(base, "store")
+    os.makedirs(store, exist_ok=True)
+    _dovecot_owned(store, 0o755)
+    conf = {"store": store,
+            "store_user": "dovecot",
+            "vault_key": make_vault_key(os.path.join(base, "vault.key")),
             "log": os.path.join(base, "migrate.log")}
     conf.update(settings or {})
     conf_path = migrate_conf.write(os.path.join(base, "migrate.conf"),
                                    conf, domains)
     users_file = os.path.join(base, "operator.passwd")
-    # the migrate passdb comes first: it answers "unknown" for accounts it
-    # has no record of, and the chain goes on to the operator's passdb.
-    # Before it, a master passdb lets tests (the verifier) log in as any
-    # user whose mail is here.
+    # The operator's passdb comes first: its users never reach ours, and
+    # ours never asks the legacy server about a user it knows (see
+    # passdb-migrate.c). A master passdb lets tests (the verifier) log in
+    # as any user whose mail is here.
     passdb = """\
 passdb {
   driver = passwd-file
@@ -33,22 +57,28 @@ passdb {
   args = %(master)s
 }
 passdb {
-  driver = migrate
-  args = %(conf)s
-}
-passdb {
   driver = passwd-file
   args = scheme=SHA512-CRYPT %(users)s
 }
+passdb {
+  driver = migrate
+  args = %(conf)s
+}
 """ % dict(conf=conf_path, users=users_file,
            master=os.path.join(base, "master.passwd"))
-    # every user of a migrating domain has a home here, known or not yet
+    home = os.path.join(base, "mail", "%u")
     userdb = """\
 userdb {
-  driver = static
-  args = uid=mail gid=mail home=%s/%%u allow_all_users=yes
+  driver = passwd-file
+  args = %(users)s
+  default_fields = uid=mail gid=mail home=%(home)s
 }
-""" % os.path.join(base, "mail")
+userdb {
+  driver = migrate
+  args = %(conf)s
+  default_fields = uid=mail gid=mail home=%(home)s
+}
+""" % dict(conf=conf_path, users=users_file, home=home)
     # as an operator's server would: logins and LMTP recipients fold to
     # lower case, "+ext" selects the same user
     plugin = """
@@ -60,6 +90,8 @@ plugin {
 }
 """ % conf_path
     if legacy is not None:
+        # the login proxy checks the legacy server's certificate
+        plugin += "ssl_client_ca_file = %s\n" % legacy.tls["ca"]
         # dsync's imapc: the legacy master user logs in as each user, so no
         # user password is needed, and none is ever on a command line
         plugin += """
@@ -81,4 +113,5 @@ imapc_features = rfc822.size fetch-headers
     os.chmod(server.conf, 0o600)  # it may hold the legacy master password
     server.migrate_conf = conf_path
     server.module_stage = stage
+    server.store = store
     return server

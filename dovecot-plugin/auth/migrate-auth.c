@@ -1,0 +1,160 @@
+/* State shared by the migrate passdb and userdb, see migrate-auth.h. */
+
+#include "auth-common.h"
+#include "migrate-auth.h"
+#include "legacy-host.h"
+#include "login-guard.h"
+#include "migrate-vault.h"
+
+#include <unistd.h>
+
+#define DNS_CLIENT_SOCKET_NAME "dns-client"
+#define MIGRATE_DNS_TIMEOUT_MSECS 5000
+
+/* the passdb and the userdb name the same file; one instance serves both */
+static struct migrate_auth *migrate_auth_instance;
+
+struct migrate_auth *migrate_auth_get(const char *config_path)
+{
+	struct migrate_auth *auth = migrate_auth_instance;
+	char error[512];
+
+	if (auth != NULL) {
+		if (strcmp(auth->config->path, config_path) != 0) {
+			i_fatal("migrate: passdb and userdb must use one config "
+				"file (%s and %s)", auth->config->path, config_path);
+		}
+		auth->refcount++;
+		return auth;
+	}
+	auth = i_new(struct migrate_auth, 1);
+	auth->refcount = 1;
+	if (migrate_config_load(config_path, &auth->config,
+				error, sizeof(error)) < 0)
+		i_fatal("migrate: %s", error);
+	migrate_auth_instance = auth;
+	return auth;
+}
+
+static unsigned int migrate_auth_crypt_threads(const struct migrate_config *config)
+{
+	long cpus;
+
+	if (config->hash_threads > 0)
+		return config->hash_threads;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus < 1 ? 1 : (unsigned int)cpus;
+}
+
+void migrate_auth_start(struct migrate_auth *auth, const char *base_dir)
+{
+	if (auth->offload != NULL || worker)
+		return;
+	auth->offload = auth_offload_init(migrate_auth_crypt_threads(auth->config));
+	auth->guard = login_guard_init(auth->config);
+	auth->resolver = legacy_host_resolver_init(
+		t_strconcat(base_dir, "/"DNS_CLIENT_SOCKET_NAME, NULL),
+		MIGRATE_DNS_TIMEOUT_MSECS);
+}
+
+void migrate_auth_unref(struct migrate_auth **_auth)
+{
+	struct migrate_auth *auth = *_auth;
+
+	*_auth = NULL;
+	if (--auth->refcount > 0)
+		return;
+	/* threads first: a running job may still use the store or vault */
+	if (auth->offload != NULL)
+		auth_offload_deinit(&auth->offload);
+	if (auth->guard != NULL)
+		login_guard_deinit(&auth->guard);
+	if (auth->resolver != NULL)
+		legacy_host_resolver_deinit(&auth->resolver);
+	if (auth->store != NULL)
+		migrate_store_close(&auth->store);
+	if (auth->vault != NULL)
+		migrate_vault_close(&auth->vault);
+	migrate_config_free(&auth->config);
+	migrate_auth_instance = NULL;
+	i_free(auth);
+}
+
+struct migrate_store *migrate_auth_store(struct migrate_auth *auth,
+					 char *error, size_t error_size)
+{
+	struct migrate_store_settings set;
+
+	if (auth->store != NULL)
+		return auth->store;
+	memset(&set, 0, sizeof(set));
+	set.path = auth->config->store;
+	set.access = MIGRATE_STORE_WRITE;
+	set.owner_user = auth->config->store_user;
+	set.routing_group = auth->config->store_group;
+	if (migrate_store_open(&set, &auth->store, error, error_size) < 0)
+		return NULL;
+	return auth->store;
+}
+
+struct migrate_vault *migrate_auth_vault(struct migrate_auth *auth,
+					 const char **error_r)
+{
+	char error[512];
+
+	if (auth->vault == NULL &&
+	    migrate_vault_open(auth->config->vault_key, NULL, &auth->vault,
+			       error, sizeof(error)) < 0) {
+		*error_r = t_strdup(error);
+		return NULL;
+	}
+	return auth->vault;
+}
+
+bool migrate_auth_account(struct migrate_auth *auth, const char *user,
+			  const struct ip_addr *local_ip,
+			  struct migrate_address *addr_r,
+			  const struct migrate_domain **domain_r,
+			  const char **error_r)
+{
+	struct migrate_address_settings set;
+	const struct migrate_domain *domain = NULL;
+	const char *address = user;
+	char error[256];
+
+	if (strchr(user, '@') == NULL) {
+		domain = migrate_config_domain_for_ip(auth->config,
+			local_ip->family == 0 ? NULL : net_ip2addr(local_ip));
+		if (domain == NULL) {
+			*error_r = "no domain given and none bound to the local IP";
+			return FALSE;
+		}
+		address = t_strconcat(user, "@", domain->name, NULL);
+	}
+	i_zero(&set);
+	/* a login names the account itself: no +extension to strip, and
+	   case folded only where the domain's legacy server folds it */
+	set.fold_local_part = TRUE;
+	if (migrate_address_normalize(address, strlen(address), &set, addr_r,
+				      error, sizeof(error)) < 0) {
+		*error_r = t_strdup(error);
+		return FALSE;
+	}
+	if (domain == NULL)
+		domain = migrate_config_find_domain(auth->config, addr_r->domain);
+	if (domain == NULL) {
+		*error_r = "not a migrating domain";
+		return FALSE;
+	}
+	if (!domain->fold_local_part) {
+		/* again, keeping the local part's case */
+		set.fold_local_part = FALSE;
+		if (migrate_address_normalize(address, strlen(address), &set,
+					      addr_r, error, sizeof(error)) < 0) {
+			*error_r = t_strdup(error);
+			return FALSE;
+		}
+	}
+	*domain_r = domain;
+	return TRUE;
+}
