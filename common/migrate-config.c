@@ -78,6 +78,7 @@ static const struct key_def domain_keys[] = {
 	{ "tls", VALUE_ENUM, offsetof(struct migrate_domain, tls), tls_names, 0 },
 	D(legacy_user, VALUE_STRING),
 	D(tls_verify, VALUE_BOOL),
+	D(proxy_tls_verify, VALUE_BOOL),
 	D(ca_file, VALUE_STRING),
 	D(local_ip, VALUE_STRING),
 	{ "default", VALUE_BOOL, offsetof(struct migrate_domain, is_default), NULL, 0 },
@@ -226,6 +227,7 @@ static void domain_defaults(struct migrate_domain *d)
 	d->tls = MIGRATE_TLS_STARTTLS;
 	d->legacy_user = xstrdup("%u");
 	d->tls_verify = true;
+	d->proxy_tls_verify = true;
 	d->ca_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
 	d->fold_local_part = true;
 }

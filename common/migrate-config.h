@@ -38,6 +38,11 @@ struct migrate_domain {
 	enum migrate_tls_mode tls;
 	char *legacy_user;	/* %u, %n, %d template */
 	bool tls_verify;
+	/* Dovecot 2.3's login proxy checks the legacy certificate against the
+	   system's trust store only (it ignores ca_file and ssl_client_ca_*):
+	   "no" lets proxied sessions reach a server whose certificate only a
+	   private CA vouches for. Never stronger than tls_verify. */
+	bool proxy_tls_verify;
 	char *ca_file;
 	char *local_ip;		/* NULL when unset */
 	bool is_default;

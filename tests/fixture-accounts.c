@@ -13,6 +13,39 @@ static const enum migrate_account_state path[] = {
 	MIGRATE_STATE_CUTOVER, MIGRATE_STATE_MIGRATED,
 };
 
+int fixture_account_advance(struct migrate_store *store, const char *address,
+			    enum migrate_account_state state,
+			    char *error, size_t error_size)
+{
+	struct migrate_account a;
+	unsigned int i;
+	int ret;
+
+	if ((ret = migrate_store_account_get(store, address, &a, error, error_size)) <= 0) {
+		if (ret == 0)
+			snprintf(error, error_size, "no account %s", address);
+		return -1;
+	}
+	if (state == MIGRATE_STATE_FAILED) {
+		return migrate_store_account_transition(store, address, a.state,
+			MIGRATE_STATE_FAILED, "fixture: made to fail", 0,
+			error, error_size);
+	}
+	for (i = 0; path[i] != a.state; i++) {
+		if (i + 1 == sizeof(path) / sizeof(path[0])) {
+			snprintf(error, error_size, "account %s is %s, off the import path",
+				 address, migrate_account_state_name(a.state));
+			return -1;
+		}
+	}
+	for (; path[i] != state && i + 1 < sizeof(path) / sizeof(path[0]); i++) {
+		if (migrate_store_account_transition(store, address, path[i], path[i + 1],
+						     NULL, 0, error, error_size) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int fixture_account_create(struct migrate_store *store, const char *address,
 			   enum migrate_account_state state,
 			   const struct migrate_secret *secret,
@@ -20,7 +53,6 @@ int fixture_account_create(struct migrate_store *store, const char *address,
 {
 	struct migrate_account a;
 	struct migrate_secret empty;
-	unsigned int i;
 	int ret;
 
 	memset(&a, 0, sizeof(a));
@@ -33,13 +65,9 @@ int fixture_account_create(struct migrate_store *store, const char *address,
 		snprintf(error, error_size, "account %s already exists", address);
 	if (ret != 1)
 		return -1;
-	for (i = 0; a.state == MIGRATE_STATE_QUEUED && path[i] != state &&
-		    i + 1 < sizeof(path) / sizeof(path[0]); i++) {
-		if (migrate_store_account_transition(store, address, path[i], path[i + 1],
-						     NULL, 0, error, error_size) < 0)
-			return -1;
-	}
-	return 0;
+	if (a.state != MIGRATE_STATE_QUEUED || state == MIGRATE_STATE_QUEUED)
+		return 0;
+	return fixture_account_advance(store, address, state, error, error_size);
 }
 
 void fixture_remove_tree(const char *dir)

@@ -12,6 +12,11 @@ int fixture_account_create(struct migrate_store *store, const char *address,
 			   enum migrate_account_state state,
 			   const struct migrate_secret *secret,
 			   char *error, size_t error_size);
+/* Walks an existing account along queued ... migrated up to state, or
+   to failed from wherever it is. */
+int fixture_account_advance(struct migrate_store *store, const char *address,
+			    enum migrate_account_state state,
+			    char *error, size_t error_size);
 /* rm -rf path (a test's scratch store). */
 void fixture_remove_tree(const char *path);
 

@@ -5,6 +5,10 @@
    store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT
    store-fixture [-g GROUP] STORE batch    (lines "account A S" / "alias A B"
                                             on stdin, in bulk mode)
+   store-fixture [-u USER] STORE state ADDRESS STATE
+                                            walks an existing account there
+   store-fixture STORE show ADDRESS -       prints "STATE PROTOCOL DOMAIN
+                                            ATTEMPTS" or "none"
    store-fixture STORE corrupt ADDRESS -    replaces the account's record with
                                             bytes no decoder accepts, keeping
                                             the original aside
@@ -75,13 +79,38 @@ static int corrupt_or_repair(const char *dir, const char *address, bool corrupt,
 	return rc == 0 ? 0 : -1;
 }
 
+static int show_account(struct migrate_store *store, const char *address,
+			char *error, size_t error_size)
+{
+	struct migrate_account a;
+	int ret = migrate_store_account_get(store, address, &a, error, error_size);
+
+	if (ret == 0)
+		printf("none\n");
+	else if (ret > 0)
+		printf("%s %s %s %u\n", migrate_account_state_name(a.state),
+		       a.protocol == MIGRATE_PROTOCOL_POP3 ? "pop3" : "imap",
+		       a.domain, a.attempts);
+	return ret < 0 ? -1 : 0;
+}
+
 static int apply(struct migrate_store *store, const char *what, const char *a,
 		 const char *b, char *error, size_t error_size)
 {
 	struct migrate_alias alias;
+	enum migrate_account_state state;
 
 	if (strcmp(what, "account") == 0)
 		return add_account(store, a, b, error, error_size);
+	if (strcmp(what, "show") == 0)
+		return show_account(store, a, error, error_size);
+	if (strcmp(what, "state") == 0) {
+		if (migrate_account_state_parse(b, &state) < 0) {
+			snprintf(error, error_size, "unknown state %s", b);
+			return -1;
+		}
+		return fixture_account_advance(store, a, state, error, error_size);
+	}
 	if (strcmp(what, "alias") != 0) {
 		snprintf(error, error_size, "unknown record type %s", what);
 		return -1;
@@ -117,10 +146,13 @@ int main(int argc, char *argv[])
 	char error[512];
 	int c, ret;
 
-	while ((c = getopt(argc, argv, "g:")) != -1) {
-		if (c != 'g')
+	while ((c = getopt(argc, argv, "g:u:")) != -1) {
+		if (c == 'g')
+			set.routing_group = optarg;
+		else if (c == 'u')
+			set.owner_user = optarg;
+		else
 			return 2;
-		set.routing_group = optarg;
 	}
 	argc -= optind;
 	argv += optind;

@@ -6,6 +6,9 @@
 #include "auth-offload.h"
 
 #include <pthread.h>
+/* jobs call libxcrypt, LMDB and OpenSSL, none of which needs deep stacks;
+   the 8 MiB default would count against the auth process's vsz_limit */
+#define OFFLOAD_THREAD_STACK_SIZE (512 * 1024)
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -124,6 +127,7 @@ static void offload_event(struct auth_offload *offload)
 static void offload_lane_start(struct auth_offload *offload,
 			       struct offload_lane *lane, unsigned int threads)
 {
+	pthread_attr_t attr;
 	sigset_t all, old;
 	unsigned int i;
 	int ret;
@@ -135,13 +139,16 @@ static void offload_lane_start(struct auth_offload *offload,
 	/* signals stay with the main thread, whose handlers Dovecot set up */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, OFFLOAD_THREAD_STACK_SIZE);
 	for (i = 0; i < threads; i++) {
-		ret = pthread_create(&lane->threads[i], NULL, offload_thread, lane);
+		ret = pthread_create(&lane->threads[i], &attr, offload_thread, lane);
 		if (ret != 0) {
 			errno = ret;
 			i_fatal("pthread_create() failed: %m");
 		}
 	}
+	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	lane->thread_count = threads;
 }

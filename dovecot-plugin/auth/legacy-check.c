@@ -207,7 +207,8 @@ static void legacy_check_input(struct legacy_check *check)
 	if (check->ssl_io != NULL && !check->tls_reported &&
 	    ssl_iostream_is_handshaked(check->ssl_io)) {
 		check->tls_reported = TRUE;
-		if (legacy_check_act(check,
+		/* implicit TLS: the dialogue starts with the greeting */
+		if (!check->implicit_tls && legacy_check_act(check,
 			migrate_legacy_login_tls_started(check->login)) < 0)
 			return;
 	}

@@ -6,6 +6,7 @@
 #include "login-guard.h"
 #include "migrate-vault.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define DNS_CLIENT_SOCKET_NAME "dns-client"
@@ -46,11 +47,37 @@ static unsigned int migrate_auth_crypt_threads(const struct migrate_config *conf
 	return cpus < 1 ? 1 : (unsigned int)cpus;
 }
 
+/* Dovecot caps each process's address space (vsz_limit, 256 MB by
+   default). The store is memory-mapped (its map grows with the accounts)
+   and each yescrypt hash takes 16 MiB while it runs: past the cap, hashes
+   fail and the store cannot grow. Say so at start, not at the first
+   failed login. */
+static void migrate_auth_check_vsz(unsigned int crypt_threads)
+{
+	const rlim_t mib = 1024 * 1024;
+	rlim_t wanted = (256 + 32 * (rlim_t)crypt_threads) * mib;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_AS, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= wanted)
+		return;
+	i_warning("migrate: the auth process may use only %llu MB of address space "
+		  "(vsz_limit); with the account store and %u hashing threads it "
+		  "needs at least %llu MB: set service auth { vsz_limit = 1G } "
+		  "or more for large stores",
+		  (unsigned long long)(rl.rlim_cur / mib), crypt_threads,
+		  (unsigned long long)(wanted / mib));
+}
+
 void migrate_auth_start(struct migrate_auth *auth, const char *base_dir)
 {
+	unsigned int crypt_threads;
+
 	if (auth->offload != NULL || worker)
 		return;
-	auth->offload = auth_offload_init(migrate_auth_crypt_threads(auth->config));
+	crypt_threads = migrate_auth_crypt_threads(auth->config);
+	migrate_auth_check_vsz(crypt_threads);
+	auth->offload = auth_offload_init(crypt_threads);
 	auth->guard = login_guard_init(auth->config);
 	auth->resolver = legacy_host_resolver_init(
 		t_strconcat(base_dir, "/"DNS_CLIENT_SOCKET_NAME, NULL),
@@ -78,6 +105,19 @@ void migrate_auth_unref(struct migrate_auth **_auth)
 	migrate_config_free(&auth->config);
 	migrate_auth_instance = NULL;
 	i_free(auth);
+}
+
+#undef migrate_auth_store_job
+void migrate_auth_store_job(struct migrate_auth *auth, auth_offload_fn *run,
+			    auth_offload_fn *done, void *context)
+{
+	if (auth->offload == NULL) {
+		run(context);
+		done(context);
+		return;
+	}
+	/* the callbacks were type-checked by our own macro */
+	(auth_offload_run)(auth->offload, AUTH_OFFLOAD_STORE, run, done, context);
 }
 
 struct migrate_store *migrate_auth_store(struct migrate_auth *auth,

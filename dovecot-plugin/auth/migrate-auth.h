@@ -34,7 +34,19 @@ struct migrate_auth *migrate_auth_get(const char *config_path);
 void migrate_auth_unref(struct migrate_auth **auth);
 void migrate_auth_start(struct migrate_auth *auth, const char *base_dir);
 
-/* STORE lane: the store, opened on first use and again after it failed;
+/* Runs a store job: in the STORE lane, or - in an auth worker process,
+   where Dovecot runs userdb iteration and blocking is the rule - right
+   away (done() then runs before this returns). */
+void migrate_auth_store_job(struct migrate_auth *auth, auth_offload_fn *run,
+			    auth_offload_fn *done, void *context);
+#define migrate_auth_store_job(auth, run, done, context) \
+	migrate_auth_store_job(auth, \
+		(auth_offload_fn *)(run), (auth_offload_fn *)(done), \
+		(void *)((char *)(context) + \
+			 CALLBACK_TYPECHECK(run, void (*)(typeof(context))) + \
+			 CALLBACK_TYPECHECK(done, void (*)(typeof(context)))))
+
+/* STORE lane (or an auth worker): the store, opened on first use and again after it failed;
    NULL with a reason in error. */
 struct migrate_store *migrate_auth_store(struct migrate_auth *auth,
 					 char *error, size_t error_size);

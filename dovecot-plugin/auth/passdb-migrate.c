@@ -54,6 +54,9 @@ struct migrate_passdb_module {
 	struct migrate_auth *auth;
 	/* fingerprint (hex) -> capture in flight */
 	HASH_TABLE(char *, struct legacy_capture *) captures;
+	/* counts recorded captures: a login whose store lookup is older than
+	   the last one looks again before asking the legacy server */
+	unsigned int record_generation;
 };
 
 struct migrate_login {
@@ -67,14 +70,19 @@ struct migrate_login {
 	char *password;
 	enum migrate_protocol protocol;
 	struct timeval started;
+	/* what a legacy check did on the way, for the log (static string) */
+	const char *note;
+	unsigned int lookup_generation;
+	bool looked_again;
 
 	/* STORE lane results */
 	int store_ret;
 	char error[256];
 	struct migrate_account account;
 	char password_hash[MIGRATE_SECRET_HASH_MAX + 1];
-	/* CRYPT lane result: 1 match, 0 mismatch, -1 unusable hash */
-	int verify_ret;
+	/* CRYPT lane result: 1 match, 0 mismatch, -1 unusable hash or a
+	   hash that could not be computed (verify_errno) */
+	int verify_ret, verify_errno;
 };
 
 /* One legacy check and the recording of its result, shared by every
@@ -99,6 +107,8 @@ struct legacy_capture {
 void authdb_migrate_init(void);
 void authdb_migrate_deinit(void);
 
+static void migrate_login_start_lookup(struct migrate_login *login);
+
 static void migrate_login_free(struct migrate_login *login)
 {
 	if (login->password != NULL) {
@@ -116,6 +126,8 @@ static void migrate_login_log(struct migrate_login *login, const char *decision,
 	struct timeval now;
 
 	i_gettimeofday(&now);
+	if (login->note != NULL)
+		reason = t_strdup_printf("%s; %s", reason, login->note);
 	e_info(authdb_event(login->request),
 	       "account %s: %s (%s), %d ms", login->addr.address, decision,
 	       reason, timeval_diff_msecs(&now, &login->started));
@@ -204,7 +216,8 @@ static void migrate_login_proxy(const struct ip_addr *ip, const char *error,
 	const struct migrate_domain *domain = login->domain;
 	const struct migrate_config *config = login->module->auth->config;
 	struct auth_request *request = login->request;
-	const char *cert = domain->tls_verify ? "yes" : "any-cert";
+	const char *cert = domain->tls_verify && domain->proxy_tls_verify ?
+		"yes" : "any-cert";
 
 	if (ip == NULL) {
 		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
@@ -297,6 +310,7 @@ static void legacy_capture_finish(struct legacy_capture *capture,
 		switch (result) {
 		case MIGRATE_LEGACY_OK:
 			login->account = capture->account;
+			login->note = reason;
 			migrate_login_answer(login);
 			break;
 		case MIGRATE_LEGACY_MISMATCH:
@@ -368,11 +382,13 @@ static void legacy_capture_recorded(struct legacy_capture *capture)
 					capture->error));
 		return;
 	}
+	module->record_generation++;
 	if (capture->created && module->auth->config->mode == MIGRATE_MODE_REFUSE)
 		notice_lmtp_send(module->auth->config, address);
+	/* static strings: the logins keep them past this call */
 	legacy_capture_finish(capture, MIGRATE_LEGACY_OK,
 			      capture->created ? "new account, queued for import" :
-			      "password updated from the legacy server");
+			      "password confirmed by the legacy server");
 }
 
 /* CRYPT lane: the hash for local logins and the credential for the
@@ -476,6 +492,15 @@ static void migrate_login_check_legacy(struct migrate_login *login)
 	struct legacy_capture *capture;
 	const char *key, *limit;
 
+	if (login->lookup_generation != module->record_generation &&
+	    !login->looked_again) {
+		/* a capture was recorded since our lookup: perhaps ours, by a
+		   login of the same account that was a moment quicker */
+		login->looked_again = TRUE;
+		migrate_login_start_lookup(login);
+		return;
+	}
+
 	if (migrate_login_legacy_port(login) == 0) {
 		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
 				   "temporary failure",
@@ -518,8 +543,10 @@ static void migrate_login_check_legacy(struct migrate_login *login)
 /* CRYPT lane */
 static void migrate_login_verify(struct migrate_login *login)
 {
+	errno = 0;
 	login->verify_ret = migrate_password_verify(login->password,
 						    login->password_hash);
+	login->verify_errno = errno;
 	safe_memset(login->password_hash, 0, sizeof(login->password_hash));
 }
 
@@ -536,6 +563,12 @@ static void migrate_login_verified(struct migrate_login *login)
 			return;
 		}
 		migrate_login_answer(login);
+		return;
+	}
+	if (login->verify_ret < 0 && login->verify_errno == ENOMEM) {
+		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
+			"temporary failure", "out of memory computing the password "
+			"hash (raise service auth { vsz_limit })");
 		return;
 	}
 	if (login->verify_ret < 0) {
@@ -583,6 +616,7 @@ static void migrate_login_lookup(struct migrate_login *login)
 
 static void migrate_login_looked_up(struct migrate_login *login)
 {
+	login->lookup_generation = login->module->record_generation;
 	if (login->store_ret < 0) {
 		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
 				   "temporary failure", t_strdup_printf(
@@ -602,6 +636,12 @@ static void migrate_login_looked_up(struct migrate_login *login)
 	}
 	auth_offload_run(login->module->auth->offload, AUTH_OFFLOAD_CRYPT,
 			 migrate_login_verify, migrate_login_verified, login);
+}
+
+static void migrate_login_start_lookup(struct migrate_login *login)
+{
+	auth_offload_run(login->module->auth->offload, AUTH_OFFLOAD_STORE,
+			 migrate_login_lookup, migrate_login_looked_up, login);
 }
 
 /* ---- the driver --------------------------------------------------------- */
@@ -676,8 +716,7 @@ migrate_verify_plain(struct auth_request *request, const char *password,
 	login->password = i_strdup(password);
 	login->protocol = migrate_login_protocol(domain, request->fields.service);
 	i_gettimeofday(&login->started);
-	auth_offload_run(module->auth->offload, AUTH_OFFLOAD_STORE,
-			 migrate_login_lookup, migrate_login_looked_up, login);
+	migrate_login_start_lookup(login);
 }
 
 static struct passdb_module *

@@ -107,8 +107,8 @@ static void migrate_user_lookup(struct auth_request *request,
 	auth_request_ref(request);
 	lookup->callback = callback;
 	lookup->addr = addr;
-	auth_offload_run(module->auth->offload, AUTH_OFFLOAD_STORE,
-			 migrate_user_get, migrate_user_got, lookup);
+	migrate_auth_store_job(module->auth, migrate_user_get, migrate_user_got,
+			       lookup);
 }
 
 /* ---- iteration (doveadm -A) ---------------------------------------------- */
@@ -162,6 +162,8 @@ static void migrate_user_iterate_free(struct migrate_user_iterate *iter)
 	i_free(iter);
 }
 
+static void migrate_user_iterate_next(struct userdb_iterate_context *ctx);
+
 static void migrate_user_listed(struct migrate_user_iterate *iter)
 {
 	iter->listed = TRUE;
@@ -176,7 +178,7 @@ static void migrate_user_listed(struct migrate_user_iterate *iter)
 	}
 	if (iter->want_next) {
 		iter->want_next = FALSE;
-		iter->ctx.auth_request->userdb->userdb->iface->iterate_next(&iter->ctx);
+		migrate_user_iterate_next(&iter->ctx);
 	}
 }
 
@@ -193,8 +195,8 @@ migrate_user_iterate_init(struct auth_request *request,
 	iter->ctx.context = context;
 	iter->auth = module->auth;
 	auth_request_ref(request);
-	auth_offload_run(module->auth->offload, AUTH_OFFLOAD_STORE,
-			 migrate_user_list, migrate_user_listed, iter);
+	migrate_auth_store_job(module->auth, migrate_user_list,
+			       migrate_user_listed, iter);
 	return &iter->ctx;
 }
 

@@ -5,7 +5,7 @@ import os
 import pwd
 
 from . import migrate_conf
-from .dovecot import DovecotServer
+from .dovecot import DovecotServer, hash_password
 from .modules import ModuleStage
 
 
@@ -71,7 +71,6 @@ passdb {
 userdb {
   driver = passwd-file
   args = %(users)s
-  default_fields = uid=mail gid=mail home=%(home)s
 }
 userdb {
   driver = migrate
@@ -85,6 +84,10 @@ userdb {
 auth_username_format = %%Lu
 recipient_delimiter = +
 auth_debug = yes
+# the account store is memory-mapped, and each password hash takes 16 MiB
+service auth {
+  vsz_limit = 1G
+}
 plugin {
   migrate_config = %s
 }
@@ -107,9 +110,15 @@ imapc_features = rfc822.size fetch-headers
                            wrapper=stage.wrapper(), passdb_conf=passdb,
                            userdb_conf=userdb,
                            protocols=protocols)
-    # DovecotServer writes the users into its own passwd-file; point ours
-    # at the same hashes
-    os.symlink(server.passwd_file, users_file)
+    # a passwd-file serving both as passdb and userdb needs uid, gid and
+    # home in each line (a missing uid reads as 0: "unknown user")
+    mail = pwd.getpwnam("mail")
+    with open(users_file, "w") as f:
+        for user, password in (operator_users or {}).items():
+            f.write("%s:%s:%d:%d::%s::\n" % (
+                user, hash_password(password), mail.pw_uid, mail.pw_gid,
+                home.replace("%u", user)))
+    os.chmod(users_file, 0o644)
     os.chmod(server.conf, 0o600)  # it may hold the legacy master password
     server.migrate_conf = conf_path
     server.module_stage = stage
