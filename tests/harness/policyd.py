@@ -9,7 +9,9 @@ from .socketmap import SocketmapClient
 
 class PolicyDaemon:
     def __init__(self, root, name="policyd", settings=None, domains=None,
-                 binary=None):
+                 binary=None, store_owner=None):
+        """store_owner: the user records are written for (the new server's
+        auth process, "dovecot", when both share the store)."""
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = procs.free_port()
@@ -22,6 +24,8 @@ class PolicyDaemon:
         self.settings.update(settings or {})
         self.domains = domains
         self.store = self.settings["store"]
+        self.fixture = [build.store_fixture()] + (
+            ["-u", store_owner] if store_owner else [])
         self.config = os.path.join(self.dir, "migrate.conf")
         self.write_config()
         self.log_path = os.path.join(self.dir, "policyd.log")
@@ -40,7 +44,7 @@ class PolicyDaemon:
 
     def store_account(self, address, state):
         """Records an account in the store, walked legally to state."""
-        subprocess.run([build.store_fixture(), self.store, "account", address, state],
+        subprocess.run(self.fixture + [self.store, "account", address, state],
                        check=True, capture_output=True)
 
     def store_corrupt(self, address, repair=False):
@@ -50,7 +54,7 @@ class PolicyDaemon:
                        check=True, capture_output=True)
 
     def store_alias(self, alias, account):
-        subprocess.run([build.store_fixture(), self.store, "alias", alias, account],
+        subprocess.run(self.fixture + [self.store, "alias", alias, account],
                        check=True, capture_output=True)
 
     def postfix_maps(self, policy=True):

@@ -27,9 +27,12 @@ class RoutingTest(ServerTestCase):
         self.dovecot = self.own(new_server(self.root, {}, domains,
                                            protocols=("imap", "pop3", "lmtp")))
         self.dovecot.start()
+        # one store for both sides: LMTP finds migrated accounts through
+        # the migrate userdb
         self.daemon = self.own(PolicyDaemon(
-            self.root, domains=domains,
-            settings={"lmtp_transport": "lmtp:inet:127.0.0.1:%d" % self.dovecot.lmtp_port}))
+            self.root, domains=domains, store_owner="dovecot",
+            settings={"lmtp_transport": "lmtp:inet:127.0.0.1:%d" % self.dovecot.lmtp_port,
+                      "store": self.dovecot.store}))
         self.daemon.store_account("migrated@" + DOMAIN, "migrated")
         self.daemon.store_account("waiting@" + DOMAIN, "queued")
         self.daemon.store_account("moving@" + DOMAIN, "cutover")
@@ -171,8 +174,9 @@ class StoreUnavailableTest(ServerTestCase):
                                       protocols=("imap", "pop3", "lmtp")))
         dovecot.start()
         daemon = self.own(PolicyDaemon(
-            self.root, domains=domains,
-            settings={"lmtp_transport": "lmtp:inet:127.0.0.1:%d" % dovecot.lmtp_port}))
+            self.root, domains=domains, store_owner="dovecot",
+            settings={"lmtp_transport": "lmtp:inet:127.0.0.1:%d" % dovecot.lmtp_port,
+                      "store": dovecot.store}))
         daemon.start()
         extra = daemon.postfix_maps()
         # without learnt aliases here: their map, also TEMP, would hold
