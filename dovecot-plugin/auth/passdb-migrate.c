@@ -86,14 +86,22 @@ struct migrate_login {
 };
 
 /* One legacy check and the recording of its result, shared by every
-   login of the same account with the same password meanwhile. */
+   login of the same account with the same password meanwhile. The logins
+   are answered as soon as the legacy server has spoken; hashing and
+   recording go on in the background, with the capture's own copies. */
 struct legacy_capture {
 	struct migrate_passdb_module *module;
 	char *key;
-	/* the first one started the capture */
+	char address[MIGRATE_ADDRESS_MAX + 1];
+	const struct migrate_domain *domain;
+	enum migrate_protocol protocol;
+	char *password;
+	/* logins waiting for the legacy server's answer */
 	ARRAY(struct migrate_login *) waiters;
 	struct legacy_check *check;
-	struct ip_addr legacy_ip;
+	/* the legacy server accepted the password: later logins with it are
+	   answered at once */
+	bool accepted;
 
 	/* CRYPT lane, then STORE lane */
 	struct migrate_vault *vault;
@@ -101,7 +109,6 @@ struct legacy_capture {
 	int ret;
 	char error[256];
 	bool created;
-	struct migrate_account account;
 };
 
 void authdb_migrate_init(void);
@@ -283,35 +290,70 @@ static void migrate_login_answer(struct migrate_login *login)
 
 static void legacy_capture_free(struct legacy_capture *capture)
 {
+	hash_table_remove(capture->module->captures, capture->key);
 	safe_memset(&capture->secret, 0, sizeof(capture->secret));
+	safe_memset(capture->password, 0, strlen(capture->password));
+	i_free(capture->password);
 	array_free(&capture->waiters);
 	i_free(capture->key);
 	i_free(capture);
 }
 
-static struct migrate_login *legacy_capture_leader(struct legacy_capture *capture)
+/* The state a login whose password the legacy server just accepted is
+   answered with: its account's, or "queued" for a new one or one whose
+   failed import the recording sends back to the queue. */
+static void legacy_capture_answer_accepted(struct migrate_login *login,
+					   const char *note)
 {
-	return array_idx_elem(&capture->waiters, 0);
+	if (login->account.state == MIGRATE_STATE_UNKNOWN ||
+	    login->account.state == MIGRATE_STATE_FAILED)
+		login->account.state = MIGRATE_STATE_QUEUED;
+	login->note = note;
+	migrate_login_answer(login);
 }
 
-/* Answers every login waiting on the capture, then frees it. */
-static void legacy_capture_finish(struct legacy_capture *capture,
+/* A local session looks its user up in the userdb: such a login is
+   answered once the account is recorded, a proxied or refused one at
+   once. */
+static bool migrate_login_needs_account(const struct migrate_login *login)
+{
+	switch (login->module->auth->config->mode) {
+	case MIGRATE_MODE_LOCAL:
+		return TRUE;
+	case MIGRATE_MODE_PROXY:
+		return !migrate_login_proxyable(login);
+	case MIGRATE_MODE_REFUSE:
+		break;
+	}
+	return FALSE;
+}
+
+/* A login whose password the legacy server accepted: answered now, or
+   when the capture is recorded. */
+static void legacy_capture_accept(struct legacy_capture *capture,
+				  struct migrate_login *login, const char *note)
+{
+	if (migrate_login_needs_account(login))
+		array_push_back(&capture->waiters, &login);
+	else
+		legacy_capture_answer_accepted(login, note);
+}
+
+/* Answers every waiting login (an accepted one perhaps only later). */
+static void legacy_capture_answer(struct legacy_capture *capture,
 				  enum migrate_legacy_result result,
 				  const char *reason)
 {
 	ARRAY(struct migrate_login *) waiters;
 	struct migrate_login *login;
 
-	/* answering may start new logins; they must not join this capture */
-	hash_table_remove(capture->module->captures, capture->key);
 	t_array_init(&waiters, array_count(&capture->waiters));
 	array_append_array(&waiters, &capture->waiters);
+	array_clear(&capture->waiters);
 	array_foreach_elem(&waiters, login) {
 		switch (result) {
 		case MIGRATE_LEGACY_OK:
-			login->account = capture->account;
-			login->note = reason;
-			migrate_login_answer(login);
+			legacy_capture_accept(capture, login, reason);
 			break;
 		case MIGRATE_LEGACY_MISMATCH:
 			migrate_login_fail(login, PASSDB_RESULT_PASSWORD_MISMATCH,
@@ -324,16 +366,13 @@ static void legacy_capture_finish(struct legacy_capture *capture,
 			break;
 		}
 	}
-	legacy_capture_free(capture);
 }
 
 /* STORE lane: records the account (new: queued for import) or its new
    password, and sends a failed import back to the queue. */
 static void legacy_capture_record(struct legacy_capture *capture)
 {
-	struct migrate_login *leader = legacy_capture_leader(capture);
 	struct migrate_auth *auth = capture->module->auth;
-	const char *address = leader->addr.address;
 	struct migrate_store *store;
 	struct migrate_account account;
 	char *error = capture->error;
@@ -344,66 +383,84 @@ static void legacy_capture_record(struct legacy_capture *capture)
 	if ((store = migrate_auth_store(auth, error, error_size)) == NULL)
 		return;
 	memset(&account, 0, sizeof(account));
-	snprintf(account.address, sizeof(account.address), "%s", address);
-	snprintf(account.domain, sizeof(account.domain), "%s", leader->domain->name);
+	snprintf(account.address, sizeof(account.address), "%s", capture->address);
+	snprintf(account.domain, sizeof(account.domain), "%s", capture->domain->name);
 	account.state = MIGRATE_STATE_QUEUED;
-	account.protocol = leader->protocol;
+	account.protocol = capture->protocol;
 	ret = migrate_store_account_create(store, &account, &capture->secret,
 					   error, error_size);
 	if (ret < 0)
 		return;
 	capture->created = ret > 0;
 	if (ret == 0 &&
-	    migrate_store_secret_set(store, address, &capture->secret,
+	    migrate_store_secret_set(store, capture->address, &capture->secret,
 				     error, error_size) < 0)
 		return;
-	if (migrate_store_account_get(store, address, &capture->account,
+	if (migrate_store_account_get(store, capture->address, &account,
 				      error, error_size) <= 0)
 		return;
-	if (capture->account.state == MIGRATE_STATE_FAILED) {
-		if (migrate_store_account_transition(store, address,
-				MIGRATE_STATE_FAILED, MIGRATE_STATE_QUEUED, NULL, 0,
-				error, error_size) < 0 ||
-		    migrate_store_account_get(store, address, &capture->account,
-					      error, error_size) <= 0)
-			return;
-	}
+	if (account.state == MIGRATE_STATE_FAILED &&
+	    migrate_store_account_transition(store, capture->address,
+			MIGRATE_STATE_FAILED, MIGRATE_STATE_QUEUED, NULL, 0,
+			error, error_size) < 0)
+		return;
 	capture->ret = 0;
+}
+
+/* Answers the logins that waited for the account to be recorded. */
+static void legacy_capture_answer_recorded(struct legacy_capture *capture)
+{
+	ARRAY(struct migrate_login *) waiters;
+	struct migrate_login *login;
+
+	t_array_init(&waiters, array_count(&capture->waiters));
+	array_append_array(&waiters, &capture->waiters);
+	array_clear(&capture->waiters);
+	array_foreach_elem(&waiters, login) {
+		if (capture->ret < 0) {
+			migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
+				"temporary failure", t_strdup_printf(
+				"recording the account failed: %s", capture->error));
+		} else {
+			legacy_capture_answer_accepted(login, capture->created ?
+				"new account" : "the legacy server accepted it");
+		}
+	}
 }
 
 static void legacy_capture_recorded(struct legacy_capture *capture)
 {
 	struct migrate_passdb_module *module = capture->module;
-	const char *address = legacy_capture_leader(capture)->addr.address;
 
-	if (capture->ret < 0) {
-		legacy_capture_finish(capture, MIGRATE_LEGACY_TEMPFAIL,
-			t_strdup_printf("recording the account failed: %s",
-					capture->error));
-		return;
-	}
 	module->record_generation++;
-	if (capture->created && module->auth->config->mode == MIGRATE_MODE_REFUSE)
-		notice_lmtp_send(module->auth->config, address);
-	/* static strings: the logins keep them past this call */
-	legacy_capture_finish(capture, MIGRATE_LEGACY_OK,
-			      capture->created ? "new account, queued for import" :
-			      "password confirmed by the legacy server");
+	if (capture->ret < 0) {
+		/* proxied logins went through; the next one records it */
+		i_error("migrate: account %s: recording the legacy password "
+			"failed: %s", capture->address, capture->error);
+	} else {
+		i_info("migrate: account %s: %s", capture->address,
+		       capture->created ? "recorded, queued for import" :
+		       "password updated from the legacy server");
+		if (capture->created &&
+		    module->auth->config->mode == MIGRATE_MODE_REFUSE)
+			notice_lmtp_send(module->auth->config, capture->address);
+	}
+	legacy_capture_answer_recorded(capture);
+	legacy_capture_free(capture);
 }
 
 /* CRYPT lane: the hash for local logins and the credential for the
    importer, from the password the legacy server just accepted. */
 static void legacy_capture_seal(struct legacy_capture *capture)
 {
-	struct migrate_login *leader = legacy_capture_leader(capture);
-	const char *password = leader->password;
+	const char *password = capture->password;
 
 	capture->ret = -1;
 	if (migrate_password_hash(password, capture->secret.password_hash,
 				  sizeof(capture->secret.password_hash),
 				  capture->error, sizeof(capture->error)) < 0)
 		return;
-	if (migrate_vault_encrypt(capture->vault, leader->addr.address,
+	if (migrate_vault_encrypt(capture->vault, capture->address,
 				  password, strlen(password),
 				  capture->secret.credential,
 				  sizeof(capture->secret.credential),
@@ -416,9 +473,10 @@ static void legacy_capture_seal(struct legacy_capture *capture)
 static void legacy_capture_sealed(struct legacy_capture *capture)
 {
 	if (capture->ret < 0) {
-		legacy_capture_finish(capture, MIGRATE_LEGACY_TEMPFAIL,
-			t_strdup_printf("sealing the password failed: %s",
-					capture->error));
+		i_error("migrate: account %s: sealing the legacy password failed: %s",
+			capture->address, capture->error);
+		legacy_capture_answer_recorded(capture);
+		legacy_capture_free(capture);
 		return;
 	}
 	auth_offload_run(capture->module->auth->offload, AUTH_OFFLOAD_STORE,
@@ -435,22 +493,26 @@ static void legacy_capture_checked(enum migrate_legacy_result result,
 	capture->check = NULL;
 	if (result == MIGRATE_LEGACY_MISMATCH) {
 		unsigned char fp[LOGIN_GUARD_FINGERPRINT_SIZE];
-		struct migrate_login *leader = legacy_capture_leader(capture);
 
-		login_guard_fingerprint(auth->guard, leader->addr.address,
-					leader->password, fp);
+		login_guard_fingerprint(auth->guard, capture->address,
+					capture->password, fp);
 		login_guard_remember_failure(auth->guard, fp);
 	}
+	if (result == MIGRATE_LEGACY_OK &&
+	    (capture->vault = migrate_auth_vault(auth, &error)) == NULL) {
+		/* a success nobody could record would leave the account
+		   unknown forever: better a temporary failure, clearly logged */
+		result = MIGRATE_LEGACY_TEMPFAIL;
+		reason = t_strdup_printf("the vault is unusable: %s", error);
+	}
 	if (result != MIGRATE_LEGACY_OK) {
-		legacy_capture_finish(capture, result, reason);
+		legacy_capture_answer(capture, result, reason);
+		legacy_capture_free(capture);
 		return;
 	}
-	capture->vault = migrate_auth_vault(auth, &error);
-	if (capture->vault == NULL) {
-		legacy_capture_finish(capture, MIGRATE_LEGACY_TEMPFAIL,
-			t_strdup_printf("the vault is unusable: %s", error));
-		return;
-	}
+	capture->accepted = TRUE;
+	legacy_capture_answer(capture, result, capture->created ?
+			      "new account" : "the legacy server accepted it");
 	auth_offload_run(auth->offload, AUTH_OFFLOAD_CRYPT,
 			 legacy_capture_seal, legacy_capture_sealed, capture);
 }
@@ -458,25 +520,25 @@ static void legacy_capture_checked(enum migrate_legacy_result result,
 static void legacy_capture_connect(const struct ip_addr *ip, const char *error,
 				   struct legacy_capture *capture)
 {
-	struct migrate_login *leader = legacy_capture_leader(capture);
-	const struct migrate_domain *domain = leader->domain;
+	struct migrate_login *leader = array_idx_elem(&capture->waiters, 0);
+	const struct migrate_domain *domain = capture->domain;
 	struct legacy_check_settings set;
 
 	if (ip == NULL) {
-		legacy_capture_finish(capture, MIGRATE_LEGACY_TEMPFAIL, error);
+		legacy_capture_answer(capture, MIGRATE_LEGACY_TEMPFAIL, error);
+		legacy_capture_free(capture);
 		return;
 	}
-	capture->legacy_ip = *ip;
 	i_zero(&set);
 	set.ip = *ip;
 	set.host = domain->legacy_host;
 	set.port = migrate_login_legacy_port(leader);
-	set.protocol = leader->protocol;
+	set.protocol = capture->protocol;
 	set.tls = domain->tls;
 	set.tls_verify = domain->tls_verify;
 	set.ca_file = domain->ca_file;
 	set.user = migrate_login_legacy_user(leader);
-	set.password = leader->password;
+	set.password = capture->password;
 	set.timeout_msecs = capture->module->auth->config->legacy_timeout_secs * 1000;
 	capture->check = legacy_check_start(&set, authdb_event(leader->request),
 					    legacy_capture_checked, capture);
@@ -510,6 +572,10 @@ static void migrate_login_check_legacy(struct migrate_login *login)
 	login_guard_fingerprint(guard, login->addr.address, login->password, fp);
 	key = binary_to_hex(fp, sizeof(fp));
 	capture = hash_table_lookup(module->captures, key);
+	if (capture != NULL && capture->accepted) {
+		legacy_capture_accept(capture, login, "the legacy server accepted it");
+		return;
+	}
 	if (capture != NULL) {
 		array_push_back(&capture->waiters, &login);
 		return;
@@ -530,6 +596,12 @@ static void migrate_login_check_legacy(struct migrate_login *login)
 	capture = i_new(struct legacy_capture, 1);
 	capture->module = module;
 	capture->key = i_strdup(key);
+	memcpy(capture->address, login->addr.address, sizeof(capture->address));
+	capture->domain = login->domain;
+	capture->protocol = login->protocol;
+	capture->password = i_strdup(login->password);
+	/* only a login that found no account at all creates one */
+	capture->created = login->account.state == MIGRATE_STATE_UNKNOWN;
 	i_array_init(&capture->waiters, 4);
 	array_push_back(&capture->waiters, &login);
 	hash_table_insert(module->captures, capture->key, capture);
