@@ -9,6 +9,8 @@
                                             walks an existing account there
    store-fixture STORE show ADDRESS -       prints "STATE PROTOCOL DOMAIN
                                             ATTEMPTS" or "none"
+   store-fixture STORE hash ADDRESS -       prints the stored password hash
+                                            (benchmarks compare passdbs on it)
    store-fixture STORE corrupt ADDRESS -    replaces the account's record with
                                             bytes no decoder accepts, keeping
                                             the original aside
@@ -94,6 +96,19 @@ static int show_account(struct migrate_store *store, const char *address,
 	return ret < 0 ? -1 : 0;
 }
 
+static int show_hash(struct migrate_store *store, const char *address,
+		     char *error, size_t error_size)
+{
+	struct migrate_secret secret;
+	int ret = migrate_store_secret_get(store, address, &secret, error, error_size);
+
+	if (ret == 0)
+		snprintf(error, error_size, "no secret for %s", address);
+	else if (ret > 0)
+		printf("%s\n", secret.password_hash);
+	return ret > 0 ? 0 : -1;
+}
+
 static int apply(struct migrate_store *store, const char *what, const char *a,
 		 const char *b, char *error, size_t error_size)
 {
@@ -104,6 +119,8 @@ static int apply(struct migrate_store *store, const char *what, const char *a,
 		return add_account(store, a, b, error, error_size);
 	if (strcmp(what, "show") == 0)
 		return show_account(store, a, error, error_size);
+	if (strcmp(what, "hash") == 0)
+		return show_hash(store, a, error, error_size);
 	if (strcmp(what, "state") == 0) {
 		if (migrate_account_state_parse(b, &state) < 0) {
 			snprintf(error, error_size, "unknown state %s", b);
