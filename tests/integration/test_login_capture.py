@@ -1,6 +1,8 @@
 """Login capture: the `migrate` passdb on a real new Dovecot in front of a
 real legacy Dovecot, driven by imaplib and poplib (issue 4)."""
+import glob
 import imaplib
+import os
 import poplib
 import socket
 import subprocess
@@ -430,6 +432,51 @@ class AbuseTest(CaptureCase):
         self.assertEqual(finished[0], "migrated")
         self.assertEqual(finished.count("stuck"), 50)
         self.assertEqual(new.log_text().count("did not answer in time"), 50)
+
+
+class AuthUnderValgrindTest(CaptureCase):
+    """The auth process, with our module loaded, under valgrind: first
+    logins over STARTTLS, a name resolved through dns-client, wrong
+    passwords, hanging checks that time out, a userdb lookup, then a clean
+    shutdown."""
+
+    def test_no_memory_errors_or_leaks(self):
+        users = ["vg%d@%s" % (i, DOMAIN) for i in range(2)]
+        legacy = self.legacy_server(users)
+        hang = self.own(FakeLegacy("hang"))
+        vg_log = os.path.join(self.root, "valgrind-%p.log")
+        new = self.new(legacy, "starttls", start=False,
+                       settings={"legacy_timeout_secs": "5"},
+                       extra_domains={"slow.test": {
+                           "legacy_host": "localhost", "imap_port": hang.port,
+                           "tls": "none"}},
+                       extra_conf="service auth {\n  executable = /usr/bin/valgrind "
+                       "--log-file=%s --leak-check=full --errors-for-leak-kinds="
+                       "definite,indirect /usr/lib/dovecot/auth\n}\n" % vg_log)
+        new.start(timeout=120)
+        for u in users:
+            res, c = self.imap_login(new.port_imap, u, legacy.users[u])
+            self.assertEqual(res, "OK", c)
+            c.logout()
+            self.assertEqual(self.imap_login(new.port_imap, u, self.password())[0], "NO")
+        res, c = self.pop3_login(new.port_pop3, users[0], legacy.users[users[0]])
+        self.assertEqual(res, "OK", c)
+        c.quit()
+        threads = [threading.Thread(target=self.imap_login,
+                                    args=(new.port_imap, "x%d@slow.test" % i,
+                                          self.password())) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(new.log_text().count("did not answer in time"), 3)
+        self.assertEqual(new.doveadm("user", users[1]).returncode, 0)
+        new.stop()
+        reports = [procs.read_text(p) for p in glob.glob(vg_log.replace("%p", "*"))]
+        reports = [r for r in reports if "/usr/lib/dovecot/auth" in r]
+        self.assertEqual(len(reports), 1)
+        self.assertIn("ERROR SUMMARY: 0 errors", reports[0], reports[0][-4000:])
+        self.assertRegex(reports[0], r"definitely lost: 0 bytes|All heap blocks were freed")
 
 
 if __name__ == "__main__":
