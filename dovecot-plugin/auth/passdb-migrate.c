@@ -825,8 +825,20 @@ static void migrate_deinit(struct passdb_module *_module)
 	struct migrate_passdb_module *module =
 		container_of(_module, struct migrate_passdb_module, module);
 
-	if (hash_table_is_created(module->captures))
+	if (hash_table_is_created(module->captures)) {
+		struct hash_iterate_context *iter;
+		struct legacy_capture *capture;
+		char *key;
+
+		/* shutting down: checks in flight must not outlive the loop */
+		iter = hash_table_iterate_init(module->captures);
+		while (hash_table_iterate(iter, module->captures, &key, &capture)) {
+			if (capture->check != NULL)
+				legacy_check_abort(&capture->check);
+		}
+		hash_table_iterate_deinit(&iter);
 		hash_table_destroy(&module->captures);
+	}
 	migrate_auth_unref(&module->auth);
 }
 

@@ -305,6 +305,20 @@ class ModesTest(CaptureCase):
         self.assertEqual(self.account(new, user), "queued imap %s 0" % DOMAIN)
         self.assertLogged(new, "user=<%s>" % user)
 
+    def test_default_domain(self):
+        user = "dora@" + DOMAIN
+        legacy = self.legacy_server([user])
+        new = self.new(legacy, settings={"mode": "local"},
+                       domain_keys={"default": "yes", "legacy_user": "%n@%d"})
+        res, c = self.imap_login(new.port_imap, "Dora", legacy.users[user])
+        self.assertEqual(res, "OK", c)
+        c.logout()
+        self.assertEqual(self.account(new, user), "queued imap %s 0" % DOMAIN)
+        # outside every migrating domain: the chain's "unknown user"
+        res, err = self.imap_login(new.port_imap, "dora@elsewhere.test", self.password())
+        self.assertIn("AUTHENTICATIONFAILED", err)
+        self.assertLogged(new, "not a migrating account: not a migrating domain")
+
     def test_pop3_only_legacy_imap_client(self):
         """IMAP cannot be proxied to a POP3-only server: checked over POP3,
         served locally."""
