@@ -185,6 +185,19 @@ class TlsModesTest(CaptureCase):
                          r"handshake with the legacy server failed: .*certificate" % user)
 
 
+    def test_certificate_not_checked_when_turned_off(self):
+        user = "lax@" + DOMAIN
+        legacy = self.legacy_server([user])
+        from harness import tls as tlsmod
+        foreign = tlsmod.make_ca_and_cert(self.root + "/other-ca")["ca"]
+        new = self.new(legacy, "tls", domain_keys={"ca_file": foreign,
+                                                   "tls_verify": "no"})
+        res, c = self.imap_login(new.port_imap, user, legacy.users[user])
+        self.assertEqual(res, "OK", c)
+        c.logout()
+        self.assertEqual(self.account(new, user), "queued imap %s 0" % DOMAIN)
+
+
 class KnownAccountsTest(CaptureCase):
 
     def test_password_changed_on_legacy_while_queued(self):
