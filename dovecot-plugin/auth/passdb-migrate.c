@@ -38,6 +38,7 @@
 #include "migrate-auth.h"
 #include "migrate-password.h"
 #include "migrate-vault.h"
+#include "migrate-credential.h"
 #include "legacy-check.h"
 #include "legacy-host.h"
 #include "login-guard.h"
@@ -95,7 +96,8 @@ struct legacy_capture {
 	char address[MIGRATE_ADDRESS_MAX + 1];
 	const struct migrate_domain *domain;
 	enum migrate_protocol protocol;
-	char *password;
+	/* the login that is checked, and kept for the importer */
+	char *legacy_user, *password;
 	/* logins waiting for the legacy server's answer */
 	ARRAY(struct migrate_login *) waiters;
 	struct legacy_check *check;
@@ -294,6 +296,7 @@ static void legacy_capture_free(struct legacy_capture *capture)
 	safe_memset(&capture->secret, 0, sizeof(capture->secret));
 	safe_memset(capture->password, 0, strlen(capture->password));
 	i_free(capture->password);
+	i_free(capture->legacy_user);
 	array_free(&capture->waiters);
 	i_free(capture->key);
 	i_free(capture);
@@ -453,21 +456,26 @@ static void legacy_capture_recorded(struct legacy_capture *capture)
    importer, from the password the legacy server just accepted. */
 static void legacy_capture_seal(struct legacy_capture *capture)
 {
-	const char *password = capture->password;
+	unsigned char plain[MIGRATE_CREDENTIAL_MAX];
+	int len;
 
 	capture->ret = -1;
-	if (migrate_password_hash(password, capture->secret.password_hash,
+	if (migrate_password_hash(capture->password, capture->secret.password_hash,
 				  sizeof(capture->secret.password_hash),
 				  capture->error, sizeof(capture->error)) < 0)
 		return;
-	if (migrate_vault_encrypt(capture->vault, capture->address,
-				  password, strlen(password),
-				  capture->secret.credential,
+	len = migrate_credential_encode(capture->legacy_user, capture->password,
+					plain, sizeof(plain), capture->error,
+					sizeof(capture->error));
+	if (len < 0)
+		return;
+	if (migrate_vault_encrypt(capture->vault, capture->address, plain,
+				  (size_t)len, capture->secret.credential,
 				  sizeof(capture->secret.credential),
 				  &capture->secret.credential_len,
-				  capture->error, sizeof(capture->error)) < 0)
-		return;
-	capture->ret = 0;
+				  capture->error, sizeof(capture->error)) == 0)
+		capture->ret = 0;
+	explicit_bzero(plain, sizeof(plain));
 }
 
 static void legacy_capture_sealed(struct legacy_capture *capture)
@@ -537,7 +545,7 @@ static void legacy_capture_connect(const struct ip_addr *ip, const char *error,
 	set.tls = domain->tls;
 	set.tls_verify = domain->tls_verify;
 	set.ca_file = domain->ca_file;
-	set.user = migrate_login_legacy_user(leader);
+	set.user = capture->legacy_user;
 	set.password = capture->password;
 	set.timeout_msecs = capture->module->auth->config->legacy_timeout_secs * 1000;
 	capture->check = legacy_check_start(&set, authdb_event(leader->request),
@@ -600,6 +608,7 @@ static void migrate_login_check_legacy(struct migrate_login *login)
 	capture->domain = login->domain;
 	capture->protocol = login->protocol;
 	capture->password = i_strdup(login->password);
+	capture->legacy_user = i_strdup(migrate_login_legacy_user(login));
 	/* only a login that found no account at all creates one */
 	capture->created = login->account.state == MIGRATE_STATE_UNKNOWN;
 	i_array_init(&capture->waiters, 4);

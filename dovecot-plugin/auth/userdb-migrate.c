@@ -7,7 +7,13 @@
      driver = migrate
      args = /etc/dovecot-migrate/migrate.conf
      default_fields = uid=vmail gid=vmail home=/var/vmail/%d/%n
-   } */
+   }
+
+   For doveadm (the importer's `doveadm backup -R -u USER imapc:` or
+   pop3c:) an account not yet migrated also gets the imapc_* or pop3c_*
+   settings that reach its legacy mailbox, with the credential from the
+   vault: the password never travels on a command line or sits in a
+   config file. No other service ever gets them. */
 
 #include "auth-common.h"
 #include "array.h"
@@ -15,6 +21,9 @@
 
 #include "dovecot-migrate-config.h"
 #include "migrate-auth.h"
+#include "migrate-credential.h"
+#include "migrate-vault.h"
+#include "safe-memset.h"
 #include "userdb-migrate.h"
 
 #include <stdio.h>
@@ -29,9 +38,13 @@ struct migrate_user_lookup {
 	struct migrate_auth *auth;
 	struct auth_request *request;
 	userdb_callback_t *callback;
+	const struct migrate_domain *domain;
 	struct migrate_address addr;
 	int ret;
 	struct migrate_account account;
+	/* doveadm: the legacy credential (vault ciphertext) */
+	bool want_credential;
+	struct migrate_secret secret;
 	char error[256];
 };
 
@@ -53,10 +66,70 @@ static void migrate_user_get(struct migrate_user_lookup *lookup)
 
 	lookup->ret = -1;
 	store = migrate_auth_store(lookup->auth, lookup->error, sizeof(lookup->error));
-	if (store != NULL) {
-		lookup->ret = migrate_store_account_get(store, lookup->addr.address,
-			&lookup->account, lookup->error, sizeof(lookup->error));
+	if (store == NULL)
+		return;
+	lookup->ret = migrate_store_account_get(store, lookup->addr.address,
+		&lookup->account, lookup->error, sizeof(lookup->error));
+	if (lookup->ret <= 0 || !lookup->want_credential ||
+	    lookup->account.state == MIGRATE_STATE_MIGRATED ||
+	    lookup->account.state == MIGRATE_STATE_PASSWORDS_ONLY)
+		return;
+	if (migrate_store_secret_get(store, lookup->addr.address, &lookup->secret,
+				     lookup->error, sizeof(lookup->error)) < 0)
+		lookup->ret = -1;
+}
+
+static void set_field(struct auth_request *request, const char *protocol,
+		      const char *name, const char *value)
+{
+	auth_request_set_userdb_field(request, t_strconcat(protocol, "_", name, NULL),
+				      value);
+}
+
+/* The settings doveadm's imapc or pop3c storage needs to read this
+   account's legacy mailbox. FALSE when there is no usable credential. */
+static bool migrate_user_legacy_fields(struct migrate_user_lookup *lookup)
+{
+	const struct migrate_domain *domain = lookup->domain;
+	struct auth_request *request = lookup->request;
+	unsigned char plain[MIGRATE_CREDENTIAL_MAX];
+	char user[MIGRATE_CREDENTIAL_PART_MAX + 1];
+	char password[MIGRATE_CREDENTIAL_PART_MAX + 1];
+	struct migrate_vault *vault;
+	const char *error, *proto;
+	bool pop3 = lookup->account.protocol == MIGRATE_PROTOCOL_POP3;
+	size_t len;
+
+	if (lookup->secret.credential_len == 0)
+		return FALSE;
+	if ((vault = migrate_auth_vault(lookup->auth, &error)) == NULL ||
+	    migrate_vault_decrypt(vault, lookup->addr.address,
+				  lookup->secret.credential,
+				  lookup->secret.credential_len, plain,
+				  sizeof(plain), &len, lookup->error,
+				  sizeof(lookup->error)) < 0 ||
+	    migrate_credential_decode(plain, len, user, password, lookup->error,
+				      sizeof(lookup->error)) < 0) {
+		e_error(authdb_event(request), "account %s: legacy credential "
+			"unusable: %s", lookup->addr.address,
+			vault == NULL ? error : lookup->error);
+		safe_memset(plain, 0, sizeof(plain));
+		return FALSE;
 	}
+	proto = pop3 ? "pop3c" : "imapc";
+	set_field(request, proto, "host", domain->legacy_host);
+	set_field(request, proto, "port",
+		  dec2str(pop3 ? domain->pop3_port : domain->imap_port));
+	set_field(request, proto, "ssl", domain->tls == MIGRATE_TLS_NONE ? "no" :
+		  domain->tls == MIGRATE_TLS_STARTTLS ? "starttls" :
+		  pop3 ? "pop3s" : "imaps");
+	set_field(request, proto, "ssl_verify", domain->tls_verify ? "yes" : "no");
+	set_field(request, proto, "user", user);
+	set_field(request, proto, "password", password);
+	auth_request_set_userdb_field(request, "ssl_client_ca_file", domain->ca_file);
+	safe_memset(plain, 0, sizeof(plain));
+	safe_memset(password, 0, sizeof(password));
+	return TRUE;
 }
 
 static void migrate_user_got(struct migrate_user_lookup *lookup)
@@ -77,8 +150,15 @@ static void migrate_user_got(struct migrate_user_lookup *lookup)
 			auth_request_set_username_forced(request,
 							 lookup->addr.address);
 		}
+		if (lookup->want_credential &&
+		    migrate_user_legacy_fields(lookup)) {
+			e_debug(authdb_event(request), "account %s: legacy "
+				"mailbox settings for the importer",
+				lookup->addr.address);
+		}
 		result = USERDB_RESULT_OK;
 	}
+	safe_memset(&lookup->secret, 0, sizeof(lookup->secret));
 	lookup->callback(result, request);
 	auth_request_unref(&request);
 	i_free(lookup);
@@ -107,6 +187,8 @@ static void migrate_user_lookup(struct auth_request *request,
 	auth_request_ref(request);
 	lookup->callback = callback;
 	lookup->addr = addr;
+	lookup->domain = domain;
+	lookup->want_credential = strcmp(request->fields.service, "doveadm") == 0;
 	migrate_auth_store_job(module->auth, migrate_user_get, migrate_user_got,
 			       lookup);
 }

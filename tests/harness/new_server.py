@@ -29,8 +29,7 @@ def new_server(root, operator_users=None, domains=None, settings=None,
     """operator_users: the operator's own accounts (a passwd-file passdb
     and userdb, before ours in the chains). domains/settings: migrate.conf
     contents (store, vault key, log and store_user are filled in). legacy:
-    a DovecotServer whose master user the new server's imapc (dsync) uses,
-    and whose CA the login proxy trusts.
+    a DovecotServer whose CA the new server trusts.
     Returns a DovecotServer, not started, with .migrate_conf set."""
     base = os.path.join(root, name)
     os.makedirs(base, exist_ok=True)
@@ -93,18 +92,9 @@ plugin {
 }
 """ % conf_path
     if legacy is not None:
-        # the login proxy checks the legacy server's certificate
+        # the login proxy checks the legacy server's certificate; dsync's
+        # imapc gets host and credentials per user from the migrate userdb
         plugin += "ssl_client_ca_file = %s\n" % legacy.tls["ca"]
-        # dsync's imapc: the legacy master user logs in as each user, so no
-        # user password is needed, and none is ever on a command line
-        plugin += """
-imapc_host = 127.0.0.1
-imapc_port = %d
-imapc_user = %%u
-imapc_master_user = %s
-imapc_password = %s
-imapc_features = rfc822.size fetch-headers
-""" % (legacy.port_imap, legacy.master_user, legacy.master_password)
     server = DovecotServer(root, name, operator_users or {},
                            extra_conf=plugin + extra_conf,
                            wrapper=stage.wrapper(), passdb_conf=passdb,

@@ -272,6 +272,44 @@ class KnownAccountsTest(CaptureCase):
         self.assertEqual(out.returncode, 67, out.stdout)  # EX_NOUSER
 
 
+    def test_userdb_gives_doveadm_the_legacy_mailbox(self):
+        """For doveadm only, a captured account's userdb answer carries the
+        imapc settings and credential from the vault: `doveadm backup -R
+        -u USER imapc:` copies the legacy mailbox with nothing on argv."""
+        from harness import corpus, verify
+        user = "copied@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(7, "small"))
+        c.logout()
+        new = self.new(legacy, "starttls")
+        password = legacy.users[user]
+        self.assertEqual(self.imap_login(new.port_imap, user, password)[0], "OK")
+        self.account(new, user)
+        fields = dict(line.split("\t", 1) for line in
+                      new.doveadm("user", user).stdout.decode().splitlines()[1:])
+        self.assertEqual((fields["imapc_user"], fields["imapc_ssl"],
+                          fields["imapc_port"]),
+                         (user, "starttls", str(legacy.port_imap)))
+        # (never printed, even when the test fails)
+        self.assertTrue(fields["imapc_password"] == password,
+                        "imapc_password is not the legacy password")
+        # other services never see them
+        out = new.doveadm("user", "-x", "service=lmtp", user).stdout.decode()
+        self.assertNotIn("imapc_", out)
+        self.assertTrue(password not in out, "the password reached another service")
+        new.doveadm("backup", "-R", "-u", user, "imapc:")
+        a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, password,
+                            label="legacy")
+        b = verify.Endpoint("127.0.0.1", new.port_imap,
+                            "%s*%s" % (user, new.master_user), new.master_password,
+                            label="new")
+        self.assertEqual(verify.verify(a, b, out=lambda line: None), [])
+        # migrated: local from now on, no legacy settings for anyone
+        self.set_state(new, user, "migrated")
+        self.assertNotIn("imapc_", new.doveadm("user", user).stdout.decode())
+
+
 class ModesTest(CaptureCase):
 
     def test_refuse_mode_message_and_notice(self):
