@@ -283,3 +283,12 @@ int migrate_account_decode(const unsigned char *data, size_t size,
 		return decode_error(error, error_size, "no state", TAG_STATE);
 	return 0;
 }
+
+int64_t migrate_account_retry_delay(uint32_t attempts)
+{
+	int64_t delay = MIGRATE_RETRY_FIRST_SECS;
+
+	while (attempts-- > 1 && delay < MIGRATE_RETRY_MAX_SECS)
+		delay *= 2;
+	return delay < MIGRATE_RETRY_MAX_SECS ? delay : MIGRATE_RETRY_MAX_SECS;
+}

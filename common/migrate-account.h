@@ -62,6 +62,12 @@ int migrate_account_state_parse(const char *name, enum migrate_account_state *st
 bool migrate_account_transition_allowed(enum migrate_account_state from,
 					enum migrate_account_state to);
 
+/* How long a failed import waits before its next attempt: a minute after
+   the first failure, doubling each time, never more than six hours. */
+#define MIGRATE_RETRY_FIRST_SECS 60
+#define MIGRATE_RETRY_MAX_SECS (6 * 3600)
+int64_t migrate_account_retry_delay(uint32_t attempts);
+
 /* Encodes into out (MIGRATE_ACCOUNT_RECORD_MAX bytes); returns the length.
    The address is the LMDB key, not part of the record. */
 size_t migrate_account_encode(const struct migrate_account *account,

@@ -1,7 +1,8 @@
 /* doveadm plugin of dovecot-migrate: "doveadm migrate ..." commands.
 
    version  shows that the plugin is loaded and which config it reads
-   keygen   creates the vault key named by vault_key in migrate.conf */
+   keygen   creates the vault key named by vault_key in migrate.conf
+   worker   imports queued mailboxes (doveadm-migrate-worker.c) */
 
 #include "lib.h"
 #include "module-dir.h"
@@ -12,6 +13,7 @@
 #include "dovecot-migrate-config.h"
 #include "migrate-config.h"
 #include "migrate-vault.h"
+#include "doveadm-migrate.h"
 
 #include <pwd.h>
 #include <sysexits.h>
@@ -22,9 +24,7 @@ const char *doveadm_migrate_plugin_version = DOVECOT_ABI_VERSION;
 void doveadm_migrate_plugin_init(struct module *module);
 void doveadm_migrate_plugin_deinit(void);
 
-/* The config named by -c, else the default path. NULL (and the exit code
-   set) when it cannot be read. */
-static struct migrate_config *cmd_config(struct doveadm_cmd_context *cctx)
+struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cctx)
 {
 	const char *path = MIGRATE_DEFAULT_CONFIG;
 	struct migrate_config *config;
@@ -41,7 +41,7 @@ static struct migrate_config *cmd_config(struct doveadm_cmd_context *cctx)
 
 static void cmd_migrate_version(struct doveadm_cmd_context *cctx)
 {
-	struct migrate_config *config = cmd_config(cctx);
+	struct migrate_config *config = doveadm_migrate_cmd_config(cctx);
 
 	/* no-op when the operator chose a formatter with -f */
 	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
@@ -82,7 +82,7 @@ static int give_key_to_store_user(const struct migrate_config *config)
 
 static void cmd_migrate_keygen(struct doveadm_cmd_context *cctx)
 {
-	struct migrate_config *config = cmd_config(cctx);
+	struct migrate_config *config = doveadm_migrate_cmd_config(cctx);
 	struct migrate_vault *vault;
 	char error[512];
 
@@ -123,6 +123,16 @@ DOVEADM_CMD_PARAMS_END
 		.cmd = cmd_migrate_keygen,
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate worker",
+		.usage = "[-c <migrate.conf>] [-j <jobs>] [--once]",
+		.cmd = cmd_migrate_worker,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('j', "jobs", CMD_PARAM_INT64, 0)
+DOVEADM_CMD_PARAM('\0', "once", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 };

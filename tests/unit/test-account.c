@@ -103,9 +103,23 @@ static void test_account_codec(void)
 	test_end();
 }
 
+static void test_account_retry_delay(void)
+{
+	test_begin("account: retry delay doubles from a minute up to six hours");
+	test_assert(migrate_account_retry_delay(0) == 60);
+	test_assert(migrate_account_retry_delay(1) == 60);
+	test_assert(migrate_account_retry_delay(2) == 120);
+	test_assert(migrate_account_retry_delay(3) == 240);
+	test_assert(migrate_account_retry_delay(9) == 15360);
+	test_assert(migrate_account_retry_delay(10) == 21600);
+	test_assert(migrate_account_retry_delay(4000000000U) == 21600);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const tests[])(void) = {
+		test_account_retry_delay,
 		test_account_transitions,
 		test_account_codec,
 		NULL

@@ -1,0 +1,363 @@
+/* doveadm migrate worker [-c migrate.conf] [-j JOBS] [--once]
+
+   Takes import jobs from the store's queue (leases: a crashed worker's
+   jobs go to the next one) and runs up to JOBS imports at once, each one
+   pass of Dovecot's dsync: `doveadm backup -R -u ACCOUNT imapc:` (pop3c:
+   for accounts captured over POP3). While an account is still proxied to
+   the legacy server the local side has no changes of its own, so every
+   pass is exact and a repeated one applies only what changed. The legacy
+   host and credential come from the migrate userdb (doveadm only), never
+   from the command line.
+
+   After a pass: synced. When the legacy server refuses the stored
+   credential: failed, until the user's next login records a new password
+   and re-queues the account. Any other failure: failed with a retry time
+   (one minute, doubling up to six hours) and the job stays queued for
+   then. --once: return when nothing is left to do now. */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "time-util.h"
+#include "master-service.h"
+#include "doveadm.h"
+#include "doveadm-cmd.h"
+#include "doveadm-print.h"
+
+#include "migrate-config.h"
+#include "migrate-store.h"
+#include "doveadm-migrate.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKER_LEASE_SECS 600
+#define WORKER_RENEW_SECS 60
+#define WORKER_IDLE_MSECS 1000
+#define WORKER_POLL_MSECS 100
+/* the tail of a pass's stderr kept for the failure reason */
+#define WORKER_STDERR_MAX 4096
+
+struct import_job {
+	char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
+	enum migrate_protocol protocol;
+	pid_t pid;
+	int stderr_fd;
+	time_t started, renewed;
+};
+
+struct worker {
+	struct migrate_config *config;
+	struct migrate_store *store;
+	const char *dovecot_config;
+	unsigned int max_jobs;
+	bool once;
+	ARRAY(struct import_job) jobs;
+	unsigned int synced, failed;
+};
+
+static void worker_store_error(const char *what, const char *error)
+{
+	i_error("migrate worker: %s: %s", what, error);
+}
+
+/* One dsync pass in a child doveadm: the same Dovecot config, the
+   account's settings from the userdb. */
+static int import_job_spawn(struct worker *worker, struct import_job *job)
+{
+	const char *argv[10];
+	unsigned int i = 0;
+	char path[] = "/tmp/migrate-worker-XXXXXX";
+
+	job->stderr_fd = mkstemp(path);
+	if (job->stderr_fd < 0) {
+		i_error("migrate worker: mkstemp(%s) failed: %m", path);
+		return -1;
+	}
+	i_unlink(path);
+	argv[i++] = "doveadm";
+	if (worker->dovecot_config != NULL) {
+		argv[i++] = "-c";
+		argv[i++] = worker->dovecot_config;
+	}
+	argv[i++] = "backup";
+	argv[i++] = "-R";
+	argv[i++] = "-u";
+	argv[i++] = job->address;
+	argv[i++] = job->protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c:" : "imapc:";
+	argv[i] = NULL;
+
+	job->pid = fork();
+	if (job->pid < 0) {
+		i_error("migrate worker: fork() failed: %m");
+		i_close_fd(&job->stderr_fd);
+		return -1;
+	}
+	if (job->pid == 0) {
+		int null_fd = open("/dev/null", O_RDWR);
+
+		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+		    dup2(null_fd, STDOUT_FILENO) < 0 ||
+		    dup2(job->stderr_fd, STDERR_FILENO) < 0)
+			_exit(EX_OSERR);
+		execvp(argv[0], (char **)argv);
+		_exit(EX_OSERR);
+	}
+	job->started = job->renewed = time(NULL);
+	return 0;
+}
+
+/* The first error of the pass's stderr: the cause (what follows is
+   consequences, or a backtrace). */
+static const char *import_job_reason(struct import_job *job, int status)
+{
+	char buf[WORKER_STDERR_MAX + 1];
+	const char *const *lines;
+	ssize_t ret = pread(job->stderr_fd, buf, WORKER_STDERR_MAX, 0);
+
+	buf[ret > 0 ? ret : 0] = '\0';
+	for (lines = t_strsplit(buf, "\n"); *lines != NULL; lines++) {
+		const char *p = strstr(*lines, "Error: ");
+
+		if (p != NULL && !str_begins(p + 7, "Raw backtrace"))
+			return t_strdup(p + 7);
+	}
+	if (WIFSIGNALED(status))
+		return t_strdup_printf("dsync killed by signal %d", WTERMSIG(status));
+	return t_strdup_printf("dsync exited with status %d", WEXITSTATUS(status));
+}
+
+static bool import_reason_is_auth(const char *reason)
+{
+	return strstr(reason, "AUTHENTICATIONFAILED") != NULL ||
+		strstr(reason, "Authentication failed") != NULL ||
+		strstr(reason, "[AUTH]") != NULL;
+}
+
+static void worker_job_failed(struct worker *worker, struct import_job *job,
+			      const char *reason)
+{
+	struct migrate_account account;
+	char error[512];
+	bool auth = import_reason_is_auth(reason);
+	int64_t next_retry = 0;
+
+	if (!auth && migrate_store_account_get(worker->store, job->address, &account,
+					       error, sizeof(error)) > 0) {
+		next_retry = time(NULL) +
+			migrate_account_retry_delay(account.attempts + 1);
+	}
+	if (migrate_store_account_transition(worker->store, job->address,
+			MIGRATE_STATE_IMPORTING, MIGRATE_STATE_FAILED,
+			auth ? t_strconcat("legacy server refused the stored "
+					   "credential: ", reason, NULL) : reason,
+			next_retry, error, sizeof(error)) < 0)
+		worker_store_error(job->address, error);
+	/* a refused credential waits for the user's next login */
+	if (migrate_store_queue_release(worker->store, job->address, getpid(),
+					auth ? -1 : next_retry, error, sizeof(error)) < 0)
+		worker_store_error(job->address, error);
+	worker->failed++;
+	i_warning("migrate worker: %s: import failed%s: %s", job->address,
+		  auth ? " (credential refused; retried at the next login)" :
+		  t_strdup_printf(" (retry at %s)", t_strflocaltime(
+			"%Y-%m-%d %H:%M:%S", next_retry)), reason);
+	doveadm_print(job->address);
+	doveadm_print("failed");
+	doveadm_print(reason);
+}
+
+static void worker_job_done(struct worker *worker, struct import_job *job,
+			    int status)
+{
+	struct migrate_account account;
+	char error[512];
+
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		worker_job_failed(worker, job, import_job_reason(job, status));
+		return;
+	}
+	if (migrate_store_account_get(worker->store, job->address, &account,
+				      error, sizeof(error)) > 0) {
+		account.progress.pass++;
+		if (migrate_store_account_set_progress(worker->store, job->address,
+				&account.progress, error, sizeof(error)) < 0)
+			worker_store_error(job->address, error);
+	}
+	if (migrate_store_account_transition(worker->store, job->address,
+			MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED, NULL, 0,
+			error, sizeof(error)) < 0 ||
+	    migrate_store_queue_release(worker->store, job->address, getpid(),
+					-1, error, sizeof(error)) < 0) {
+		worker_store_error(job->address, error);
+		return;
+	}
+	worker->synced++;
+	i_info("migrate worker: %s: import pass done in %ld s, synced",
+	       job->address, (long)(time(NULL) - job->started));
+	doveadm_print(job->address);
+	doveadm_print("synced");
+	doveadm_print("");
+}
+
+/* Moves a taken account to importing. FALSE when it cannot be imported
+   now (the job is given back or dropped). */
+static bool worker_job_begin(struct worker *worker, struct import_job *job)
+{
+	struct migrate_account account;
+	char error[512];
+	int ret;
+
+	ret = migrate_store_account_get(worker->store, job->address, &account,
+					error, sizeof(error));
+	if (ret <= 0) {
+		if (ret < 0)
+			worker_store_error(job->address, error);
+		(void)migrate_store_queue_release(worker->store, job->address,
+						  getpid(), -1, error, sizeof(error));
+		return FALSE;
+	}
+	job->protocol = account.protocol;
+	if (account.state == MIGRATE_STATE_FAILED) {
+		/* its retry time has come: queued again (a new queue entry,
+		   taken at the next round) */
+		if (migrate_store_account_transition(worker->store, job->address,
+				MIGRATE_STATE_FAILED, MIGRATE_STATE_QUEUED, NULL, 0,
+				error, sizeof(error)) < 0)
+			worker_store_error(job->address, error);
+		return FALSE;
+	}
+	if (account.state != MIGRATE_STATE_QUEUED) {
+		/* synced, migrated, ...: nothing for a pass to do now */
+		(void)migrate_store_queue_release(worker->store, job->address,
+						  getpid(), -1, error, sizeof(error));
+		return FALSE;
+	}
+	if (migrate_store_account_transition(worker->store, job->address,
+			MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, NULL, 0,
+			error, sizeof(error)) < 0) {
+		worker_store_error(job->address, error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Takes one job and starts it; FALSE when there is nothing to take. */
+static bool worker_start_one(struct worker *worker)
+{
+	struct import_job job;
+	char error[512];
+	int ret;
+
+	i_zero(&job);
+	ret = migrate_store_queue_take(worker->store, getpid(), WORKER_LEASE_SECS,
+				       job.address, error, sizeof(error));
+	if (ret <= 0) {
+		if (ret < 0)
+			worker_store_error("queue", error);
+		return FALSE;
+	}
+	if (!worker_job_begin(worker, &job))
+		return TRUE;
+	if (import_job_spawn(worker, &job) < 0) {
+		worker_job_failed(worker, &job, "could not start dsync");
+		return TRUE;
+	}
+	i_info("migrate worker: %s: import pass started (%s)", job.address,
+	       job.protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c" : "imapc");
+	array_push_back(&worker->jobs, &job);
+	return TRUE;
+}
+
+/* Reaps finished passes and renews the leases of running ones. */
+static void worker_reap(struct worker *worker)
+{
+	struct import_job *job;
+	unsigned int i;
+	char error[512];
+	int status;
+
+	for (i = 0; i < array_count(&worker->jobs); ) {
+		job = array_idx_modifiable(&worker->jobs, i);
+		if (waitpid(job->pid, &status, WNOHANG) == job->pid) {
+			T_BEGIN {
+				worker_job_done(worker, job, status);
+			} T_END;
+			i_close_fd(&job->stderr_fd);
+			array_delete(&worker->jobs, i, 1);
+			continue;
+		}
+		if (time(NULL) - job->renewed >= WORKER_RENEW_SECS) {
+			if (migrate_store_queue_renew(worker->store, job->address,
+					getpid(), WORKER_LEASE_SECS, error,
+					sizeof(error)) < 0)
+				worker_store_error(job->address, error);
+			job->renewed = time(NULL);
+		}
+		i++;
+	}
+}
+
+static void worker_run(struct worker *worker)
+{
+	bool idle = FALSE;
+
+	while (!master_service_is_killed(master_service)) {
+		worker_reap(worker);
+		idle = FALSE;
+		while (array_count(&worker->jobs) < worker->max_jobs && !idle)
+			idle = !worker_start_one(worker);
+		if (worker->once && idle && array_count(&worker->jobs) == 0)
+			break;
+		usleep((array_count(&worker->jobs) > 0 ? WORKER_POLL_MSECS :
+			WORKER_IDLE_MSECS) * 1000);
+	}
+	/* stopping: let running passes finish, their leases are ours */
+	while (array_count(&worker->jobs) > 0) {
+		worker_reap(worker);
+		usleep(WORKER_POLL_MSECS * 1000);
+	}
+}
+
+void cmd_migrate_worker(struct doveadm_cmd_context *cctx)
+{
+	struct migrate_store_settings set;
+	struct worker worker;
+	int64_t jobs = 0;
+	char error[512];
+
+	i_zero(&worker);
+	if ((worker.config = doveadm_migrate_cmd_config(cctx)) == NULL)
+		return;
+	(void)doveadm_cmd_param_bool(cctx, "once", &worker.once);
+	(void)doveadm_cmd_param_int64(cctx, "jobs", &jobs);
+	worker.max_jobs = jobs > 0 ? (unsigned int)jobs : worker.config->workers;
+	worker.dovecot_config = master_service_get_config_path(master_service);
+
+	i_zero(&set);
+	set.path = worker.config->store;
+	set.access = MIGRATE_STORE_WRITE;
+	set.owner_user = worker.config->store_user;
+	set.routing_group = worker.config->store_group;
+	if (migrate_store_open(&set, &worker.store, error, sizeof(error)) < 0) {
+		i_error("%s", error);
+		doveadm_exit_code = EX_TEMPFAIL;
+		migrate_config_free(&worker.config);
+		return;
+	}
+	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+	doveadm_print_header_simple("account");
+	doveadm_print_header_simple("result");
+	doveadm_print_header_simple("reason");
+	i_array_init(&worker.jobs, 8);
+	i_info("migrate worker: started, %u imports at once", worker.max_jobs);
+	worker_run(&worker);
+	i_info("migrate worker: stopped; %u synced, %u failed",
+	       worker.synced, worker.failed);
+	array_free(&worker.jobs);
+	migrate_store_close(&worker.store);
+	migrate_config_free(&worker.config);
+}

@@ -1,0 +1,82 @@
+"""doveadm migrate worker: queued accounts imported by dsync passes, with
+the legacy credential from the vault (the first slice of issue 5)."""
+from harness import corpus, procs, verify
+from integration.test_login_capture import CaptureCase, DOMAIN
+
+
+class ImportWorkerTest(CaptureCase):
+
+    def worker(self, new, *args):
+        """{account: [result, reason]} of one `worker --once` run; its log
+        (doveadm logs to stderr) in self.worker_log."""
+        out = new.doveadm("-f", "tab", "migrate", "worker", "-c", new.migrate_conf,
+                          "--once", *args)
+        self.worker_log = out.stderr.decode()
+        rows = [line.split("\t") for line in out.stdout.decode().splitlines()[1:]]
+        return {row[0]: row[1:] for row in rows}
+
+    def identical(self, legacy, new, user):
+        a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
+                            label="legacy")
+        b = verify.Endpoint("127.0.0.1", new.port_imap,
+                            "%s*%s" % (user, new.master_user), new.master_password,
+                            label="new")
+        return verify.verify(a, b, out=lambda line: None) == []
+
+    def test_queued_accounts_imported_exactly(self):
+        users = ["ana@" + DOMAIN, "rui@" + DOMAIN]
+        legacy = self.legacy_server(users)
+        for seed, user in enumerate(users, 11):
+            c = legacy.imap(user)
+            corpus.load_imap(c, corpus.generate(seed, "small"))
+            c.logout()
+        new = self.new(legacy, "starttls")
+        for user in users:
+            self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+            self.account(new, user)
+        results = self.worker(new, "-j", "2")
+        self.assertEqual(results, {u: ["synced", ""] for u in users})
+        self.assertIn("migrate worker: started, 2 imports at once", self.worker_log)
+        self.assertIn("migrate worker: stopped; 2 synced, 0 failed", self.worker_log)
+        for user in users:
+            self.assertEqual(self.account(new, user), "synced imap %s 0" % DOMAIN)
+            self.assertTrue(self.identical(legacy, new, user), user)
+        # nothing left to do: a second run takes no job
+        self.assertEqual(self.worker(new), {})
+        self.assertIn("migrate worker: stopped; 0 synced, 0 failed", self.worker_log)
+
+    def test_refused_credential_waits_for_the_next_login(self):
+        user = "moved@" + DOMAIN
+        legacy = self.legacy_server([user])
+        new = self.new(legacy)
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        newpw = self.password()
+        legacy.add_user(user, newpw)
+        results = self.worker(new)
+        self.assertEqual(results[user][0], "failed")
+        self.assertIn("AUTHENTICATIONFAILED", results[user][1])
+        self.assertEqual(self.account(new, user), "failed imap %s 1" % DOMAIN)
+        # not retried by the worker...
+        self.assertEqual(self.worker(new), {})
+        # ...but after the user logs in with the new password
+        self.assertEqual(self.imap_login(new.port_imap, user, newpw)[0], "OK")
+        procs.wait_for(lambda: self.account(new, user) == "queued imap %s 1" % DOMAIN,
+                       10, "the account back in the queue")
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        self.assertTrue(self.identical(legacy, new, user))
+
+    def test_legacy_down_fails_with_a_retry_time(self):
+        user = "later@" + DOMAIN
+        legacy = self.legacy_server([user])
+        new = self.new(legacy)
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        legacy.stop()
+        results = self.worker(new)
+        self.assertEqual(results[user][0], "failed")
+        self.assertIn("Connection refused", results[user][1])
+        self.assertEqual(self.account(new, user), "failed imap %s 1" % DOMAIN)
+        self.assertIn("%s: import failed (retry at " % user, self.worker_log)
+        # the retry is a minute away: --once finds nothing to do now
+        self.assertEqual(self.worker(new), {})
