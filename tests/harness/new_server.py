@@ -25,7 +25,7 @@ def make_vault_key(path):
 
 def new_server(root, operator_users=None, domains=None, settings=None,
                name="new", legacy=None, extra_conf="",
-               protocols=("imap", "pop3", "lmtp")):
+               protocols=("imap", "pop3", "lmtp"), separator=None):
     """operator_users: the operator's own accounts (a passwd-file passdb
     and userdb, before ours in the chains). domains/settings: migrate.conf
     contents (store, vault key, log and store_user are filled in). legacy:
@@ -99,7 +99,7 @@ plugin {
                            extra_conf=plugin + extra_conf,
                            wrapper=stage.wrapper(), passdb_conf=passdb,
                            userdb_conf=userdb,
-                           protocols=protocols)
+                           protocols=protocols, separator=separator)
     # a passwd-file serving both as passdb and userdb needs uid, gid and
     # home in each line (a missing uid reads as 0: "unknown user")
     mail = pwd.getpwnam("mail")

@@ -80,3 +80,27 @@ class ImportWorkerTest(CaptureCase):
         self.assertIn("%s: import failed (retry at " % user, self.worker_log)
         # the retry is a minute away: --once finds nothing to do now
         self.assertEqual(self.worker(new), {})
+
+    def test_pop3_account_imported_with_its_uidls(self):
+        """An account captured over POP3 is imported with pop3c:. dsync
+        needs both sides' hierarchy separators spelled out (README)."""
+        user = "pop@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        for i in range(5):
+            c.append("INBOX", None, None,
+                     b"Subject: pop %d\r\n\r\nbody %d\r\n" % (i, i))
+        c.logout()
+        new = self.new(legacy, domain_keys={"imap_port": "0"}, separator="/")
+        res, p = self.pop3_login(new.port_pop3, user, legacy.users[user])
+        self.assertEqual(res, "OK", p)
+        p.quit()
+        self.assertEqual(self.account(new, user), "queued pop3 %s 0" % DOMAIN)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        p = legacy.pop3(user)
+        old = (p.uidl()[1], [b"\n".join(p.retr(i)[1]) for i in range(1, 6)])
+        p.quit()
+        p = new.pop3(user, master=True)
+        got = (p.uidl()[1], [b"\n".join(p.retr(i)[1]) for i in range(1, 6)])
+        p.quit()
+        self.assertEqual(got, old)

@@ -27,7 +27,8 @@ class CaptureCase(ServerTestCase):
         return self.own(legacy).start()
 
     def new(self, legacy, tls="none", settings=None, domain_keys=None,
-            operator_users=None, extra_domains=None, start=True, extra_conf=""):
+            operator_users=None, extra_domains=None, start=True, extra_conf="",
+            separator=None):
         keys = {"legacy_host": "127.0.0.1",
                 "imap_port": legacy.port_imaps if tls == "tls" else legacy.port_imap,
                 "pop3_port": legacy.port_pop3s if tls == "tls" else legacy.port_pop3,
@@ -39,7 +40,7 @@ class CaptureCase(ServerTestCase):
         domains.update(extra_domains or {})
         srv = self.own(new_server(self.root, operator_users or {}, domains,
                                   settings=settings, legacy=legacy,
-                                  extra_conf=extra_conf))
+                                  extra_conf=extra_conf, separator=separator))
         return srv.start() if start else srv
 
     def assertLogged(self, server, text):
