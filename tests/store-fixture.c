@@ -9,6 +9,8 @@
                                             walks an existing account there
    store-fixture STORE show ADDRESS -       prints "STATE PROTOCOL DOMAIN
                                             ATTEMPTS" or "none"
+   store-fixture STORE progress ADDRESS -   prints "PASS FOLDERS/TOTAL
+                                            MESSAGES/TOTAL BYTES/TOTAL"
    store-fixture STORE hash ADDRESS -       prints the stored password hash
                                             (benchmarks compare passdbs on it)
    store-fixture STORE corrupt ADDRESS -    replaces the account's record with
@@ -96,6 +98,24 @@ static int show_account(struct migrate_store *store, const char *address,
 	return ret < 0 ? -1 : 0;
 }
 
+static int show_progress(struct migrate_store *store, const char *address,
+			 char *error, size_t error_size)
+{
+	struct migrate_account a;
+	int ret = migrate_store_account_get(store, address, &a, error, error_size);
+
+	if (ret == 0)
+		snprintf(error, error_size, "no account %s", address);
+	else if (ret > 0)
+		printf("%u %u/%u %llu/%llu %llu/%llu\n", a.progress.pass,
+		       a.progress.folders_done, a.progress.folders_total,
+		       (unsigned long long)a.progress.messages_done,
+		       (unsigned long long)a.progress.messages_total,
+		       (unsigned long long)a.progress.bytes_done,
+		       (unsigned long long)a.progress.bytes_total);
+	return ret > 0 ? 0 : -1;
+}
+
 static int show_hash(struct migrate_store *store, const char *address,
 		     char *error, size_t error_size)
 {
@@ -119,6 +139,8 @@ static int apply(struct migrate_store *store, const char *what, const char *a,
 		return add_account(store, a, b, error, error_size);
 	if (strcmp(what, "show") == 0)
 		return show_account(store, a, error, error_size);
+	if (strcmp(what, "progress") == 0)
+		return show_progress(store, a, error, error_size);
 	if (strcmp(what, "hash") == 0)
 		return show_hash(store, a, error, error_size);
 	if (strcmp(what, "state") == 0) {

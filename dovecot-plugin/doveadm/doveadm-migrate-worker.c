@@ -9,6 +9,12 @@
    host and credential come from the migrate userdb (doveadm only), never
    from the command line.
 
+   A job has three steps, each a child doveadm: the legacy mailbox's
+   folders, messages and bytes (`mailbox status` with mail_location=imapc:
+   or pop3c:, the totals of the progress record), the pass, and the local
+   counts (done); while the pass runs the local counts are refreshed every
+   few seconds, so the progress record moves.
+
    After a pass: synced. When the legacy server refuses the stored
    credential: failed, until the user's next login records a new password
    and re-queues the account. Any other failure: failed with a retry time
@@ -18,6 +24,7 @@
 #include "lib.h"
 #include "array.h"
 #include "str.h"
+#include "strescape.h"
 #include "time-util.h"
 #include "master-service.h"
 #include "doveadm.h"
@@ -36,17 +43,33 @@
 
 #define WORKER_LEASE_SECS 600
 #define WORKER_RENEW_SECS 60
+#define WORKER_COUNT_SECS 5
 #define WORKER_IDLE_MSECS 1000
 #define WORKER_POLL_MSECS 100
-/* the tail of a pass's stderr kept for the failure reason */
+/* the head of a child's stderr searched for the failure's cause */
 #define WORKER_STDERR_MAX 4096
+
+/* one child doveadm: its stdout and stderr in unlinked temporary files */
+struct child {
+	pid_t pid;
+	int out_fd, err_fd;
+};
+
+enum import_step {
+	STEP_COUNT_LEGACY,
+	STEP_PASS,
+	STEP_COUNT_LOCAL,
+};
 
 struct import_job {
 	char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
 	enum migrate_protocol protocol;
-	pid_t pid;
-	int stderr_fd;
-	time_t started, renewed;
+	enum import_step step;
+	struct child main;
+	/* local counts while the pass runs */
+	struct child counter;
+	struct migrate_account_progress progress;
+	time_t started, renewed, counted;
 };
 
 struct worker {
@@ -64,59 +87,152 @@ static void worker_store_error(const char *what, const char *error)
 	i_error("migrate worker: %s: %s", what, error);
 }
 
-/* One dsync pass in a child doveadm: the same Dovecot config, the
-   account's settings from the userdb. */
-static int import_job_spawn(struct worker *worker, struct import_job *job)
+/* ---- children ---------------------------------------------------------- */
+
+static int temp_fd(void)
 {
-	const char *argv[10];
-	unsigned int i = 0;
 	char path[] = "/tmp/migrate-worker-XXXXXX";
+	int fd = mkstemp(path);
 
-	job->stderr_fd = mkstemp(path);
-	if (job->stderr_fd < 0) {
+	if (fd < 0)
 		i_error("migrate worker: mkstemp(%s) failed: %m", path);
-		return -1;
-	}
-	i_unlink(path);
-	argv[i++] = "doveadm";
-	if (worker->dovecot_config != NULL) {
-		argv[i++] = "-c";
-		argv[i++] = worker->dovecot_config;
-	}
-	argv[i++] = "backup";
-	argv[i++] = "-R";
-	argv[i++] = "-u";
-	argv[i++] = job->address;
-	argv[i++] = job->protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c:" : "imapc:";
-	argv[i] = NULL;
+	else
+		i_unlink(path);
+	return fd;
+}
 
-	job->pid = fork();
-	if (job->pid < 0) {
-		i_error("migrate worker: fork() failed: %m");
-		i_close_fd(&job->stderr_fd);
+static void child_close(struct child *child)
+{
+	if (child->out_fd != -1)
+		i_close_fd(&child->out_fd);
+	if (child->err_fd != -1)
+		i_close_fd(&child->err_fd);
+	child->pid = 0;
+}
+
+/* Starts `doveadm [-c CONF] ARGS...` with the worker's Dovecot config. */
+static int child_spawn(struct worker *worker, struct child *child,
+		       const char *const *args)
+{
+	ARRAY_TYPE(const_string) argv;
+	const char *arg;
+
+	child->out_fd = temp_fd();
+	child->err_fd = temp_fd();
+	if (child->out_fd == -1 || child->err_fd == -1) {
+		child_close(child);
 		return -1;
 	}
-	if (job->pid == 0) {
-		int null_fd = open("/dev/null", O_RDWR);
+	t_array_init(&argv, 16);
+	arg = "doveadm";
+	array_push_back(&argv, &arg);
+	if (worker->dovecot_config != NULL) {
+		arg = "-c";
+		array_push_back(&argv, &arg);
+		array_push_back(&argv, &worker->dovecot_config);
+	}
+	for (; *args != NULL; args++)
+		array_push_back(&argv, args);
+	array_append_zero(&argv);
+
+	child->pid = fork();
+	if (child->pid < 0) {
+		i_error("migrate worker: fork() failed: %m");
+		child_close(child);
+		return -1;
+	}
+	if (child->pid == 0) {
+		int null_fd = open("/dev/null", O_RDONLY);
 
 		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
-		    dup2(null_fd, STDOUT_FILENO) < 0 ||
-		    dup2(job->stderr_fd, STDERR_FILENO) < 0)
+		    dup2(child->out_fd, STDOUT_FILENO) < 0 ||
+		    dup2(child->err_fd, STDERR_FILENO) < 0)
 			_exit(EX_OSERR);
-		execvp(argv[0], (char **)argv);
+		execvp("doveadm", (char **)array_front(&argv));
 		_exit(EX_OSERR);
 	}
-	job->started = job->renewed = time(NULL);
 	return 0;
 }
 
-/* The first error of the pass's stderr: the cause (what follows is
+/* -1 while it runs, else its wait status (and the child is reaped) */
+static int child_status(struct child *child)
+{
+	int status;
+
+	if (child->pid <= 0 || waitpid(child->pid, &status, WNOHANG) != child->pid)
+		return -1;
+	child->pid = 0;
+	return status;
+}
+
+/* `mailbox status` of the account's local mailbox, or of the legacy one */
+static int child_spawn_count(struct worker *worker, struct import_job *job,
+			     struct child *child, bool legacy)
+{
+	const char *location = job->protocol == MIGRATE_PROTOCOL_POP3 ?
+		"mail_location=pop3c:" : "mail_location=imapc:";
+	const char *args[] = {
+		"-o", location, "-f", "tab", "mailbox", "status", "-u",
+		job->address, "messages vsize", "*", NULL
+	};
+
+	return child_spawn(worker, child, legacy ? args : args + 2);
+}
+
+static int child_spawn_pass(struct worker *worker, struct import_job *job)
+{
+	const char *args[] = {
+		"backup", "-R", "-u", job->address,
+		job->protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c:" : "imapc:", NULL
+	};
+
+	return child_spawn(worker, &job->main, args);
+}
+
+/* Sums the folders, messages and bytes of a `mailbox status -f tab`
+   output. FALSE when it is not one. */
+static bool child_count(struct child *child, uint32_t *folders_r,
+			uint64_t *messages_r, uint64_t *bytes_r)
+{
+	string_t *out = t_str_new(4096);
+	const char *const *lines;
+	char buf[4096];
+	off_t offset = 0;
+	ssize_t ret;
+
+	while ((ret = pread(child->out_fd, buf, sizeof(buf), offset)) > 0) {
+		str_append_data(out, buf, ret);
+		offset += ret;
+	}
+	lines = t_strsplit(str_c(out), "\n");
+	if (lines[0] == NULL || !str_begins(lines[0], "mailbox\t"))
+		return FALSE;
+	*folders_r = 0;
+	*messages_r = *bytes_r = 0;
+	for (lines++; *lines != NULL; lines++) {
+		const char *const *f;
+		uint64_t messages, bytes;
+
+		if (**lines == '\0')
+			continue;
+		f = t_strsplit_tabescaped(*lines);
+		if (str_array_length(f) != 3 || str_to_uint64(f[1], &messages) < 0 ||
+		    str_to_uint64(f[2], &bytes) < 0)
+			return FALSE;
+		(*folders_r)++;
+		*messages_r += messages;
+		*bytes_r += bytes;
+	}
+	return TRUE;
+}
+
+/* The first error a child printed: the cause (what follows is its
    consequences, or a backtrace). */
-static const char *import_job_reason(struct import_job *job, int status)
+static const char *child_reason(struct child *child, int status)
 {
 	char buf[WORKER_STDERR_MAX + 1];
 	const char *const *lines;
-	ssize_t ret = pread(job->stderr_fd, buf, WORKER_STDERR_MAX, 0);
+	ssize_t ret = pread(child->err_fd, buf, WORKER_STDERR_MAX, 0);
 
 	buf[ret > 0 ? ret : 0] = '\0';
 	for (lines = t_strsplit(buf, "\n"); *lines != NULL; lines++) {
@@ -126,15 +242,26 @@ static const char *import_job_reason(struct import_job *job, int status)
 			return t_strdup(p + 7);
 	}
 	if (WIFSIGNALED(status))
-		return t_strdup_printf("dsync killed by signal %d", WTERMSIG(status));
-	return t_strdup_printf("dsync exited with status %d", WEXITSTATUS(status));
+		return t_strdup_printf("doveadm killed by signal %d", WTERMSIG(status));
+	return t_strdup_printf("doveadm exited with status %d", WEXITSTATUS(status));
 }
+
+/* ---- job outcomes ------------------------------------------------------ */
 
 static bool import_reason_is_auth(const char *reason)
 {
 	return strstr(reason, "AUTHENTICATIONFAILED") != NULL ||
 		strstr(reason, "Authentication failed") != NULL ||
 		strstr(reason, "[AUTH]") != NULL;
+}
+
+static void worker_save_progress(struct worker *worker, struct import_job *job)
+{
+	char error[512];
+
+	if (migrate_store_account_set_progress(worker->store, job->address,
+			&job->progress, error, sizeof(error)) < 0)
+		worker_store_error(job->address, error);
 }
 
 static void worker_job_failed(struct worker *worker, struct import_job *job,
@@ -170,23 +297,12 @@ static void worker_job_failed(struct worker *worker, struct import_job *job,
 	doveadm_print(reason);
 }
 
-static void worker_job_done(struct worker *worker, struct import_job *job,
-			    int status)
+static void worker_job_synced(struct worker *worker, struct import_job *job)
 {
-	struct migrate_account account;
 	char error[512];
 
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		worker_job_failed(worker, job, import_job_reason(job, status));
-		return;
-	}
-	if (migrate_store_account_get(worker->store, job->address, &account,
-				      error, sizeof(error)) > 0) {
-		account.progress.pass++;
-		if (migrate_store_account_set_progress(worker->store, job->address,
-				&account.progress, error, sizeof(error)) < 0)
-			worker_store_error(job->address, error);
-	}
+	job->progress.pass++;
+	worker_save_progress(worker, job);
 	if (migrate_store_account_transition(worker->store, job->address,
 			MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED, NULL, 0,
 			error, sizeof(error)) < 0 ||
@@ -196,11 +312,90 @@ static void worker_job_done(struct worker *worker, struct import_job *job,
 		return;
 	}
 	worker->synced++;
-	i_info("migrate worker: %s: import pass done in %ld s, synced",
-	       job->address, (long)(time(NULL) - job->started));
+	i_info("migrate worker: %s: import pass done in %ld s, synced: "
+	       "%u folders, %"PRIu64" messages, %"PRIu64" bytes", job->address,
+	       (long)(time(NULL) - job->started), job->progress.folders_done,
+	       job->progress.messages_done, job->progress.bytes_done);
 	doveadm_print(job->address);
 	doveadm_print("synced");
 	doveadm_print("");
+}
+
+/* ---- steps ------------------------------------------------------------- */
+
+static void worker_read_local_counts(struct import_job *job, struct child *child)
+{
+	uint32_t folders;
+	uint64_t messages, bytes;
+
+	if (!child_count(child, &folders, &messages, &bytes))
+		return;
+	job->progress.folders_done = folders;
+	job->progress.messages_done = messages;
+	job->progress.bytes_done = bytes;
+}
+
+/* The main child of a job ended with status: next step. FALSE when the
+   job is over. */
+static bool worker_job_step(struct worker *worker, struct import_job *job,
+			    int status)
+{
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+	switch (job->step) {
+	case STEP_COUNT_LEGACY:
+		if (!ok || !child_count(&job->main, &job->progress.folders_total,
+					&job->progress.messages_total,
+					&job->progress.bytes_total)) {
+			worker_job_failed(worker, job, ok ?
+				"unreadable legacy mailbox status" :
+				child_reason(&job->main, status));
+			return FALSE;
+		}
+		worker_save_progress(worker, job);
+		child_close(&job->main);
+		job->step = STEP_PASS;
+		return child_spawn_pass(worker, job) == 0 ||
+			(worker_job_failed(worker, job, "could not start dsync"), FALSE);
+	case STEP_PASS:
+		if (!ok) {
+			worker_job_failed(worker, job, child_reason(&job->main, status));
+			return FALSE;
+		}
+		child_close(&job->main);
+		job->step = STEP_COUNT_LOCAL;
+		if (child_spawn_count(worker, job, &job->main, FALSE) == 0)
+			return TRUE;
+		worker_job_synced(worker, job);
+		return FALSE;
+	case STEP_COUNT_LOCAL:
+		if (ok)
+			worker_read_local_counts(job, &job->main);
+		worker_job_synced(worker, job);
+		return FALSE;
+	}
+	i_unreached();
+}
+
+/* While the pass runs: the local counts every few seconds. */
+static void worker_job_count(struct worker *worker, struct import_job *job)
+{
+	int status;
+
+	if (job->counter.pid > 0) {
+		if ((status = child_status(&job->counter)) == -1)
+			return;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			worker_read_local_counts(job, &job->counter);
+			worker_save_progress(worker, job);
+		}
+		child_close(&job->counter);
+		job->counted = time(NULL);
+		return;
+	}
+	if (job->step == STEP_PASS && time(NULL) - job->counted >= WORKER_COUNT_SECS &&
+	    child_spawn_count(worker, job, &job->counter, FALSE) < 0)
+		job->counted = time(NULL);
 }
 
 /* Moves a taken account to importing. FALSE when it cannot be imported
@@ -221,6 +416,7 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 		return FALSE;
 	}
 	job->protocol = account.protocol;
+	job->progress = account.progress;
 	if (account.state == MIGRATE_STATE_FAILED) {
 		/* its retry time has come: queued again (a new queue entry,
 		   taken at the next round) */
@@ -253,6 +449,8 @@ static bool worker_start_one(struct worker *worker)
 	int ret;
 
 	i_zero(&job);
+	job.main.out_fd = job.main.err_fd = -1;
+	job.counter.out_fd = job.counter.err_fd = -1;
 	ret = migrate_store_queue_take(worker->store, getpid(), WORKER_LEASE_SECS,
 				       job.address, error, sizeof(error));
 	if (ret <= 0) {
@@ -262,17 +460,20 @@ static bool worker_start_one(struct worker *worker)
 	}
 	if (!worker_job_begin(worker, &job))
 		return TRUE;
-	if (import_job_spawn(worker, &job) < 0) {
-		worker_job_failed(worker, &job, "could not start dsync");
+	job.started = job.renewed = job.counted = time(NULL);
+	job.step = STEP_COUNT_LEGACY;
+	if (child_spawn_count(worker, &job, &job.main, TRUE) < 0) {
+		worker_job_failed(worker, &job, "could not start doveadm");
 		return TRUE;
 	}
-	i_info("migrate worker: %s: import pass started (%s)", job.address,
+	i_info("migrate worker: %s: import started (%s)", job.address,
 	       job.protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c" : "imapc");
 	array_push_back(&worker->jobs, &job);
 	return TRUE;
 }
 
-/* Reaps finished passes and renews the leases of running ones. */
+/* Advances finished steps, counts, and renews the leases of running
+   jobs. */
 static void worker_reap(struct worker *worker)
 {
 	struct import_job *job;
@@ -281,12 +482,21 @@ static void worker_reap(struct worker *worker)
 	int status;
 
 	for (i = 0; i < array_count(&worker->jobs); ) {
+		bool running = TRUE;
+
 		job = array_idx_modifiable(&worker->jobs, i);
-		if (waitpid(job->pid, &status, WNOHANG) == job->pid) {
-			T_BEGIN {
-				worker_job_done(worker, job, status);
-			} T_END;
-			i_close_fd(&job->stderr_fd);
+		T_BEGIN {
+			worker_job_count(worker, job);
+			if ((status = child_status(&job->main)) != -1)
+				running = worker_job_step(worker, job, status);
+		} T_END;
+		if (!running) {
+			/* a local count is quick: wait for it rather than
+			   leave a zombie behind */
+			if (job->counter.pid > 0)
+				(void)waitpid(job->counter.pid, &status, 0);
+			child_close(&job->main);
+			child_close(&job->counter);
 			array_delete(&worker->jobs, i, 1);
 			continue;
 		}

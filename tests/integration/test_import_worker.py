@@ -1,6 +1,8 @@
 """doveadm migrate worker: queued accounts imported by dsync passes, with
 the legacy credential from the vault (the first slice of issue 5)."""
-from harness import corpus, procs, verify
+import subprocess
+
+from harness import build, corpus, procs, verify
 from integration.test_login_capture import CaptureCase, DOMAIN
 
 
@@ -38,9 +40,20 @@ class ImportWorkerTest(CaptureCase):
         self.assertEqual(results, {u: ["synced", ""] for u in users})
         self.assertIn("migrate worker: started, 2 imports at once", self.worker_log)
         self.assertIn("migrate worker: stopped; 2 synced, 0 failed", self.worker_log)
-        for user in users:
+        for seed, user in enumerate(users, 11):
             self.assertEqual(self.account(new, user), "synced imap %s 0" % DOMAIN)
             self.assertTrue(self.identical(legacy, new, user), user)
+            st = corpus.stats(corpus.generate(seed, "small"))
+            progress = subprocess.run(
+                [build.store_fixture(), new.store, "progress", user, "-"],
+                capture_output=True, text=True, check=True).stdout.split()
+            # pass 1; folders, messages and bytes done = total, as on legacy
+            self.assertEqual(progress[0], "1")
+            for field, n in zip(progress[1:3], (st["folders"], st["messages"])):
+                self.assertEqual(field, "%d/%d" % (n, n))
+            done, total = progress[3].split("/")
+            self.assertEqual(done, total)
+            self.assertGreater(int(total), 0)
         # nothing left to do: a second run takes no job
         self.assertEqual(self.worker(new), {})
         self.assertIn("migrate worker: stopped; 0 synced, 0 failed", self.worker_log)
