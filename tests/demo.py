@@ -105,13 +105,17 @@ def new_server_story(root, legacy):
     c.logout()
     say("IMAP login as ana: checked on the legacy server over STARTTLS "
         "(certificate verified), proxied there: LIST shows %d folders" % len(data))
+    c = new.imap(bruno, password=legacy.users[bruno])
+    c.logout()
     p = new.pop3(bruno, password=legacy.users[bruno])
     uidls = p.uidl()[1]
     p.quit()
-    say("POP3 login as bruno: proxied, %d messages, first UIDL %s (the legacy "
-        "server's own)" % (len(uidls), uidls[0].decode().split()[1]))
+    say("IMAP, then POP3 login as bruno: proxied, %d messages, first UIDL %s (the "
+        "legacy server's own)" % (len(uidls), uidls[0].decode().split()[1]))
     c = new.imap(carla, password=legacy.users[carla])
     c.logout()
+    procs.wait_for(lambda: all(account_state(new, u) != "none"
+                               for u in (ana, bruno, carla)), 10, "the records")
     for user in (ana, bruno, carla):
         say("store: %-18s %s" % (user, account_state(new, user)))
     decisions = [line.split("): ", 1)[1] for line in new.log_text().splitlines()
@@ -126,18 +130,27 @@ def new_server_story(root, legacy):
     out = new.doveadm("-f", "tab", "migrate", "version", "-c", new.migrate_conf)
     say("doveadm migrate version: " + out.stdout.decode().splitlines()[1])
 
-    step("Dovecot's own dsync, the engine the importer will drive: carla, legacy -> new")
+    step("Importer: doveadm migrate worker, one dsync pass per queued account")
     t = time.monotonic()
-    # imapc settings (host, master user, its password) are in the new
-    # server's config file, never on the command line
-    new.doveadm("backup", "-R", "-u", carla, "imapc:")
-    say("doveadm backup -R -u %s imapc:  took %.1fs" % (carla, time.monotonic() - t))
+    # host and credential of each account come from the migrate userdb
+    # (the vault), never from a command line
+    out = new.doveadm("-f", "tab", "migrate", "worker", "-c", new.migrate_conf,
+                      "--once", "-j", "3")
+    say("doveadm migrate worker --once -j 3: %.1fs" % (time.monotonic() - t))
+    for line in out.stdout.decode().splitlines()[1:]:
+        say("  " + line.replace("\t", "  ").strip())
+    from harness import build
+    for user in (ana, bruno, carla):
+        progress = subprocess.run([build.store_fixture(), new.store, "progress", user, "-"],
+                                  check=True, capture_output=True, text=True).stdout.split()
+        say("store: %-18s %s, pass %s, folders %s, messages %s, bytes %s"
+            % ((user, account_state(new, user)) + tuple(progress)))
     a = verify.Endpoint("127.0.0.1", legacy.port_imap, carla,
                         legacy.users[carla], label="legacy")
     b = verify.Endpoint("127.0.0.1", new.port_imap,
                         "%s*%s" % (carla, new.master_user),
                         new.master_password, label="new")
-    diffs = verify.verify(a, b, out=lambda line: say("verifier: " + line))
+    diffs = verify.verify(a, b, out=lambda line: say("verifier, carla: " + line))
     if diffs:
         raise SystemExit("demo: the copy differs from the legacy mailbox")
     store_fixture(new, "state", carla, "migrated")
@@ -147,8 +160,8 @@ def new_server_story(root, legacy):
     c.logout()
     if legacy.log_text().count("Login: user=<%s>" % carla) != legacy_logins:
         raise SystemExit("demo: a migrated login reached the legacy server")
-    say("carla marked migrated (the importer's job, next): her login is local now, "
-        "INBOX %d messages, the legacy server not asked" % n)
+    say("carla cut over (by the test tool; cut-over is the importer's next step): "
+        "her login is local now, INBOX %d messages, the legacy server not asked" % n)
     return new
 
 
@@ -163,7 +176,7 @@ def mail_story(root, new):
                                     "store": new.store})
     daemon.store_alias("vendas@" + DOMAIN, "carla@" + DOMAIN)
     daemon.start()
-    say("store: carla migrated, ana queued (both captured at login), "
+    say("store: carla migrated, ana synced, still served by the legacy server; "
         "vendas@ an alias of carla")
     extra = daemon.postfix_maps()
     extra.update({"mynetworks": "192.0.2.0/24",
