@@ -117,3 +117,26 @@ class ImportWorkerTest(CaptureCase):
         got = (p.uidl()[1], [b"\n".join(p.retr(i)[1]) for i in range(1, 6)])
         p.quit()
         self.assertEqual(got, old)
+
+    def test_worker_under_valgrind(self):
+        """The doveadm plugin's worker under valgrind, one account synced
+        and one refused: no memory errors, no leaks."""
+        users = ["vg1@" + DOMAIN, "vg2@" + DOMAIN]
+        legacy = self.legacy_server(users)
+        c = legacy.imap(users[0])
+        corpus.load_imap(c, corpus.generate(5, "small"))
+        c.logout()
+        new = self.new(legacy)
+        for user in users:
+            self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+            self.account(new, user)
+        legacy.add_user(users[1], self.password())
+        out = subprocess.run(new.wrapper + [
+            "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect", "doveadm", "-c", new.conf,
+            "-f", "tab", "migrate", "worker", "-c", new.migrate_conf, "--once"],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+        rows = sorted(line.split("\t")[:2] for line in out.stdout.splitlines()[1:])
+        self.assertEqual(rows, [[users[0], "synced"], [users[1], "failed"]])
+        self.assertNotIn("==", out.stderr)  # valgrind -q prints only errors
