@@ -24,7 +24,6 @@
 #include "lib.h"
 #include "array.h"
 #include "str.h"
-#include "strescape.h"
 #include "time-util.h"
 #include "master-service.h"
 #include "doveadm.h"
@@ -34,8 +33,8 @@
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
+#include "doveadm-migrate-child.h"
 
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -46,14 +45,6 @@
 #define WORKER_COUNT_SECS 5
 #define WORKER_IDLE_MSECS 1000
 #define WORKER_POLL_MSECS 100
-/* the head of a child's stderr searched for the failure's cause */
-#define WORKER_STDERR_MAX 4096
-
-/* one child doveadm: its stdout and stderr in unlinked temporary files */
-struct child {
-	pid_t pid;
-	int out_fd, err_fd;
-};
 
 enum import_step {
 	STEP_COUNT_LEGACY,
@@ -85,165 +76,6 @@ struct worker {
 static void worker_store_error(const char *what, const char *error)
 {
 	i_error("migrate worker: %s: %s", what, error);
-}
-
-/* ---- children ---------------------------------------------------------- */
-
-static int temp_fd(void)
-{
-	char path[] = "/tmp/migrate-worker-XXXXXX";
-	int fd = mkstemp(path);
-
-	if (fd < 0)
-		i_error("migrate worker: mkstemp(%s) failed: %m", path);
-	else
-		i_unlink(path);
-	return fd;
-}
-
-static void child_close(struct child *child)
-{
-	if (child->out_fd != -1)
-		i_close_fd(&child->out_fd);
-	if (child->err_fd != -1)
-		i_close_fd(&child->err_fd);
-	child->pid = 0;
-}
-
-/* Starts `doveadm [-c CONF] ARGS...` with the worker's Dovecot config. */
-static int child_spawn(struct worker *worker, struct child *child,
-		       const char *const *args)
-{
-	ARRAY_TYPE(const_string) argv;
-	const char *arg;
-
-	child->out_fd = temp_fd();
-	child->err_fd = temp_fd();
-	if (child->out_fd == -1 || child->err_fd == -1) {
-		child_close(child);
-		return -1;
-	}
-	t_array_init(&argv, 16);
-	arg = "doveadm";
-	array_push_back(&argv, &arg);
-	if (worker->dovecot_config != NULL) {
-		arg = "-c";
-		array_push_back(&argv, &arg);
-		array_push_back(&argv, &worker->dovecot_config);
-	}
-	for (; *args != NULL; args++)
-		array_push_back(&argv, args);
-	array_append_zero(&argv);
-
-	child->pid = fork();
-	if (child->pid < 0) {
-		i_error("migrate worker: fork() failed: %m");
-		child_close(child);
-		return -1;
-	}
-	if (child->pid == 0) {
-		int null_fd = open("/dev/null", O_RDONLY);
-
-		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
-		    dup2(child->out_fd, STDOUT_FILENO) < 0 ||
-		    dup2(child->err_fd, STDERR_FILENO) < 0)
-			_exit(EX_OSERR);
-		execvp("doveadm", (char **)array_front(&argv));
-		_exit(EX_OSERR);
-	}
-	return 0;
-}
-
-/* -1 while it runs, else its wait status (and the child is reaped) */
-static int child_status(struct child *child)
-{
-	int status;
-
-	if (child->pid <= 0 || waitpid(child->pid, &status, WNOHANG) != child->pid)
-		return -1;
-	child->pid = 0;
-	return status;
-}
-
-/* `mailbox status` of the account's local mailbox, or of the legacy one */
-static int child_spawn_count(struct worker *worker, struct import_job *job,
-			     struct child *child, bool legacy)
-{
-	const char *location = job->protocol == MIGRATE_PROTOCOL_POP3 ?
-		"mail_location=pop3c:" : "mail_location=imapc:";
-	const char *args[] = {
-		"-o", location, "-f", "tab", "mailbox", "status", "-u",
-		job->address, "messages vsize", "*", NULL
-	};
-
-	return child_spawn(worker, child, legacy ? args : args + 2);
-}
-
-static int child_spawn_pass(struct worker *worker, struct import_job *job)
-{
-	const char *args[] = {
-		"backup", "-R", "-u", job->address,
-		job->protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c:" : "imapc:", NULL
-	};
-
-	return child_spawn(worker, &job->main, args);
-}
-
-/* Sums the folders, messages and bytes of a `mailbox status -f tab`
-   output. FALSE when it is not one. */
-static bool child_count(struct child *child, uint32_t *folders_r,
-			uint64_t *messages_r, uint64_t *bytes_r)
-{
-	string_t *out = t_str_new(4096);
-	const char *const *lines;
-	char buf[4096];
-	off_t offset = 0;
-	ssize_t ret;
-
-	while ((ret = pread(child->out_fd, buf, sizeof(buf), offset)) > 0) {
-		str_append_data(out, buf, ret);
-		offset += ret;
-	}
-	lines = t_strsplit(str_c(out), "\n");
-	if (lines[0] == NULL || !str_begins(lines[0], "mailbox\t"))
-		return FALSE;
-	*folders_r = 0;
-	*messages_r = *bytes_r = 0;
-	for (lines++; *lines != NULL; lines++) {
-		const char *const *f;
-		uint64_t messages, bytes;
-
-		if (**lines == '\0')
-			continue;
-		f = t_strsplit_tabescaped(*lines);
-		if (str_array_length(f) != 3 || str_to_uint64(f[1], &messages) < 0 ||
-		    str_to_uint64(f[2], &bytes) < 0)
-			return FALSE;
-		(*folders_r)++;
-		*messages_r += messages;
-		*bytes_r += bytes;
-	}
-	return TRUE;
-}
-
-/* The first error a child printed: the cause (what follows is its
-   consequences, or a backtrace). */
-static const char *child_reason(struct child *child, int status)
-{
-	char buf[WORKER_STDERR_MAX + 1];
-	const char *const *lines;
-	ssize_t ret = pread(child->err_fd, buf, WORKER_STDERR_MAX, 0);
-
-	buf[ret > 0 ? ret : 0] = '\0';
-	for (lines = t_strsplit(buf, "\n"); *lines != NULL; lines++) {
-		const char *p = strstr(*lines, "Error: ");
-
-		if (p != NULL && !str_begins(p + 7, "Raw backtrace"))
-			return t_strdup(p + 7);
-	}
-	if (WIFSIGNALED(status))
-		return t_strdup_printf("doveadm killed by signal %d", WTERMSIG(status));
-	return t_strdup_printf("doveadm exited with status %d", WEXITSTATUS(status));
 }
 
 /* ---- job outcomes ------------------------------------------------------ */
@@ -355,7 +187,8 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		worker_save_progress(worker, job);
 		child_close(&job->main);
 		job->step = STEP_PASS;
-		return child_spawn_pass(worker, job) == 0 ||
+		return child_spawn_pass(worker->dovecot_config, &job->main,
+					job->address, job->protocol) == 0 ||
 			(worker_job_failed(worker, job, "could not start dsync"), FALSE);
 	case STEP_PASS:
 		if (!ok) {
@@ -364,7 +197,8 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		}
 		child_close(&job->main);
 		job->step = STEP_COUNT_LOCAL;
-		if (child_spawn_count(worker, job, &job->main, FALSE) == 0)
+		if (child_spawn_count(worker->dovecot_config, &job->main,
+				      job->address, job->protocol, FALSE) == 0)
 			return TRUE;
 		worker_job_synced(worker, job);
 		return FALSE;
@@ -394,7 +228,8 @@ static void worker_job_count(struct worker *worker, struct import_job *job)
 		return;
 	}
 	if (job->step == STEP_PASS && time(NULL) - job->counted >= WORKER_COUNT_SECS &&
-	    child_spawn_count(worker, job, &job->counter, FALSE) < 0)
+	    child_spawn_count(worker->dovecot_config, &job->counter,
+			      job->address, job->protocol, FALSE) < 0)
 		job->counted = time(NULL);
 }
 
@@ -462,7 +297,8 @@ static bool worker_start_one(struct worker *worker)
 		return TRUE;
 	job.started = job.renewed = job.counted = time(NULL);
 	job.step = STEP_COUNT_LEGACY;
-	if (child_spawn_count(worker, &job, &job.main, TRUE) < 0) {
+	if (child_spawn_count(worker->dovecot_config, &job.main, job.address,
+			      job.protocol, TRUE) < 0) {
 		worker_job_failed(worker, &job, "could not start doveadm");
 		return TRUE;
 	}

@@ -1,0 +1,183 @@
+/* Child doveadm processes of the migrate commands, see
+   doveadm-migrate-child.h. */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "strescape.h"
+#include "doveadm-migrate-child.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+/* the head of a child's stderr searched for the failure's cause */
+#define CHILD_STDERR_MAX 4096
+
+static int temp_fd(void)
+{
+	char path[] = "/tmp/migrate-doveadm-XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		i_error("migrate: mkstemp(%s) failed: %m", path);
+	else
+		i_unlink(path);
+	return fd;
+}
+
+void child_close(struct child *child)
+{
+	if (child->out_fd != -1)
+		i_close_fd(&child->out_fd);
+	if (child->err_fd != -1)
+		i_close_fd(&child->err_fd);
+	child->pid = 0;
+}
+
+int child_spawn(const char *dovecot_config, struct child *child,
+		const char *const *args)
+{
+	ARRAY_TYPE(const_string) argv;
+	const char *arg;
+
+	child->out_fd = temp_fd();
+	child->err_fd = temp_fd();
+	if (child->out_fd == -1 || child->err_fd == -1) {
+		child_close(child);
+		return -1;
+	}
+	t_array_init(&argv, 16);
+	arg = "doveadm";
+	array_push_back(&argv, &arg);
+	if (dovecot_config != NULL) {
+		arg = "-c";
+		array_push_back(&argv, &arg);
+		array_push_back(&argv, &dovecot_config);
+	}
+	for (; *args != NULL; args++)
+		array_push_back(&argv, args);
+	array_append_zero(&argv);
+
+	child->pid = fork();
+	if (child->pid < 0) {
+		i_error("migrate: fork() failed: %m");
+		child_close(child);
+		return -1;
+	}
+	if (child->pid == 0) {
+		int null_fd = open("/dev/null", O_RDONLY);
+
+		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+		    dup2(child->out_fd, STDOUT_FILENO) < 0 ||
+		    dup2(child->err_fd, STDERR_FILENO) < 0)
+			_exit(EX_OSERR);
+		execvp("doveadm", (char **)array_front(&argv));
+		_exit(EX_OSERR);
+	}
+	return 0;
+}
+
+int child_status(struct child *child)
+{
+	int status;
+
+	if (child->pid <= 0 || waitpid(child->pid, &status, WNOHANG) != child->pid)
+		return -1;
+	child->pid = 0;
+	return status;
+}
+
+int child_spawn_count(const char *dovecot_config, struct child *child,
+		      const char *address, enum migrate_protocol protocol,
+		      bool legacy)
+{
+	const char *location = protocol == MIGRATE_PROTOCOL_POP3 ?
+		"mail_location=pop3c:" : "mail_location=imapc:";
+	const char *args[] = {
+		"-o", location, "-f", "tab", "mailbox", "status", "-u",
+		address, "messages vsize", "*", NULL
+	};
+
+	return child_spawn(dovecot_config, child, legacy ? args : args + 2);
+}
+
+int child_spawn_pass(const char *dovecot_config, struct child *child,
+		     const char *address, enum migrate_protocol protocol)
+{
+	const char *args[] = {
+		"backup", "-R", "-u", address,
+		protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c:" : "imapc:", NULL
+	};
+
+	return child_spawn(dovecot_config, child, args);
+}
+
+int child_wait(struct child *child)
+{
+	int status;
+
+	while (waitpid(child->pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			i_error("waitpid(%ld) failed: %m", (long)child->pid);
+			return -1;
+		}
+	}
+	child->pid = 0;
+	return status;
+}
+
+bool child_count(struct child *child, uint32_t *folders_r,
+			uint64_t *messages_r, uint64_t *bytes_r)
+{
+	string_t *out = t_str_new(4096);
+	const char *const *lines;
+	char buf[4096];
+	off_t offset = 0;
+	ssize_t ret;
+
+	while ((ret = pread(child->out_fd, buf, sizeof(buf), offset)) > 0) {
+		str_append_data(out, buf, ret);
+		offset += ret;
+	}
+	lines = t_strsplit(str_c(out), "\n");
+	if (lines[0] == NULL || !str_begins(lines[0], "mailbox\t"))
+		return FALSE;
+	*folders_r = 0;
+	*messages_r = *bytes_r = 0;
+	for (lines++; *lines != NULL; lines++) {
+		const char *const *f;
+		uint64_t messages, bytes;
+
+		if (**lines == '\0')
+			continue;
+		f = t_strsplit_tabescaped(*lines);
+		if (str_array_length(f) != 3 || str_to_uint64(f[1], &messages) < 0 ||
+		    str_to_uint64(f[2], &bytes) < 0)
+			return FALSE;
+		(*folders_r)++;
+		*messages_r += messages;
+		*bytes_r += bytes;
+	}
+	return TRUE;
+}
+
+const char *child_reason(struct child *child, int status)
+{
+	char buf[CHILD_STDERR_MAX + 1];
+	const char *const *lines;
+	ssize_t ret = pread(child->err_fd, buf, CHILD_STDERR_MAX, 0);
+
+	buf[ret > 0 ? ret : 0] = '\0';
+	for (lines = t_strsplit(buf, "\n"); *lines != NULL; lines++) {
+		const char *p = strstr(*lines, "Error: ");
+
+		if (p != NULL && !str_begins(p + 7, "Raw backtrace"))
+			return t_strdup(p + 7);
+	}
+	if (WIFSIGNALED(status))
+		return t_strdup_printf("doveadm killed by signal %d", WTERMSIG(status));
+	return t_strdup_printf("doveadm exited with status %d", WEXITSTATUS(status));
+}
+

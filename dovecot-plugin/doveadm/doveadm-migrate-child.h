@@ -1,0 +1,44 @@
+#ifndef DOVEADM_MIGRATE_CHILD_H
+#define DOVEADM_MIGRATE_CHILD_H
+
+/* Child doveadm processes: the import steps (a dsync pass, mailbox
+   counts) run as `doveadm [-c CONF] ...` with the caller's Dovecot config.
+   Nothing secret is on their command line: the legacy host and credential
+   come from the migrate userdb. Their stdout and stderr go to unlinked
+   temporary files. */
+
+#include "migrate-account.h"
+
+/* one child doveadm: its stdout and stderr in unlinked temporary files */
+struct child {
+	pid_t pid;
+	int out_fd, err_fd;
+};
+
+/* Starts `doveadm [-c dovecot_config] ARGS...`. */
+int child_spawn(const char *dovecot_config, struct child *child,
+		const char *const *args);
+/* `mailbox status` (-f tab, messages and vsize of every folder) of the
+   account's local mailbox, or with legacy of its legacy one. */
+int child_spawn_count(const char *dovecot_config, struct child *child,
+		      const char *address, enum migrate_protocol protocol,
+		      bool legacy);
+/* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3). */
+int child_spawn_pass(const char *dovecot_config, struct child *child,
+		     const char *address, enum migrate_protocol protocol);
+
+/* -1 while it runs, else its wait status (the child is reaped). */
+int child_status(struct child *child);
+/* Waits for it; its wait status, or -1. */
+int child_wait(struct child *child);
+void child_close(struct child *child);
+
+/* Sums the folders, messages and bytes of a finished count. FALSE when
+   the output is not one. */
+bool child_count(struct child *child, uint32_t *folders_r,
+		 uint64_t *messages_r, uint64_t *bytes_r);
+/* The first error the child printed: the cause (what follows is its
+   consequences, or a backtrace); else how it ended. */
+const char *child_reason(struct child *child, int status);
+
+#endif
