@@ -506,3 +506,26 @@ const char *migrate_tls_mode_name(enum migrate_tls_mode mode)
 {
 	return tls_names[mode];
 }
+
+int migrate_config_account(const struct migrate_config *config,
+			   const char *input, struct migrate_address *addr_r,
+			   const struct migrate_domain **domain_r,
+			   char *error, size_t error_size)
+{
+	struct migrate_address_settings set = { NULL, true };
+
+	/* the domain part normalises the same either way */
+	if (migrate_address_normalize(input, strlen(input), &set, addr_r,
+				      error, error_size) < 0)
+		return -1;
+	*domain_r = migrate_config_find_domain(config, addr_r->domain);
+	if (*domain_r == NULL) {
+		snprintf(error, error_size, "not a migrating domain");
+		return -1;
+	}
+	if ((*domain_r)->fold_local_part)
+		return 0;
+	set.fold_local_part = false;
+	return migrate_address_normalize(input, strlen(input), &set, addr_r,
+					 error, error_size);
+}

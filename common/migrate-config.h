@@ -120,6 +120,16 @@ const struct migrate_domain *
 migrate_config_domain_for_ip(const struct migrate_config *config,
 			     const char *local_ip);
 
+struct migrate_address;
+/* The store key of the account "local@domain" names: normalised (see
+   migrate-address.h, no extension split) with its domain's
+   fold_local_part. -1 with a reason when it is not an address or its
+   domain is not migrating. */
+int migrate_config_account(const struct migrate_config *config,
+			   const char *input, struct migrate_address *addr_r,
+			   const struct migrate_domain **domain_r,
+			   char *error, size_t error_size);
+
 const char *migrate_tls_mode_name(enum migrate_tls_mode mode);
 
 #endif

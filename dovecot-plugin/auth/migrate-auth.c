@@ -157,9 +157,7 @@ bool migrate_auth_account(struct migrate_auth *auth, const char *user,
 			  const struct migrate_domain **domain_r,
 			  const char **error_r)
 {
-	struct migrate_address_settings set;
-	const struct migrate_domain *domain = NULL;
-	const char *address = user;
+	const struct migrate_domain *domain;
 	char error[256];
 
 	if (strchr(user, '@') == NULL) {
@@ -169,32 +167,12 @@ bool migrate_auth_account(struct migrate_auth *auth, const char *user,
 			*error_r = "no domain given and none bound to the local IP";
 			return FALSE;
 		}
-		address = t_strconcat(user, "@", domain->name, NULL);
+		user = t_strconcat(user, "@", domain->name, NULL);
 	}
-	i_zero(&set);
-	/* a login names the account itself: no +extension to strip, and
-	   case folded only where the domain's legacy server folds it */
-	set.fold_local_part = TRUE;
-	if (migrate_address_normalize(address, strlen(address), &set, addr_r,
-				      error, sizeof(error)) < 0) {
+	if (migrate_config_account(auth->config, user, addr_r, domain_r,
+				   error, sizeof(error)) < 0) {
 		*error_r = t_strdup(error);
 		return FALSE;
 	}
-	if (domain == NULL)
-		domain = migrate_config_find_domain(auth->config, addr_r->domain);
-	if (domain == NULL) {
-		*error_r = "not a migrating domain";
-		return FALSE;
-	}
-	if (!domain->fold_local_part) {
-		/* again, keeping the local part's case */
-		set.fold_local_part = FALSE;
-		if (migrate_address_normalize(address, strlen(address), &set,
-					      addr_r, error, sizeof(error)) < 0) {
-			*error_r = t_strdup(error);
-			return FALSE;
-		}
-	}
-	*domain_r = domain;
 	return TRUE;
 }

@@ -2,7 +2,9 @@
 
    version  shows that the plugin is loaded and which config it reads
    keygen   creates the vault key named by vault_key in migrate.conf
-   worker   imports queued mailboxes (doveadm-migrate-worker.c) */
+   worker   imports queued mailboxes (doveadm-migrate-worker.c)
+   cutover  switches a synced account to the new server
+            (doveadm-migrate-cutover.c) */
 
 #include "lib.h"
 #include "module-dir.h"
@@ -133,6 +135,15 @@ DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('j', "jobs", CMD_PARAM_INT64, 0)
 DOVEADM_CMD_PARAM('\0', "once", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate cutover",
+		.usage = "[-c <migrate.conf>] -u <account>",
+		.cmd = cmd_migrate_cutover,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 };

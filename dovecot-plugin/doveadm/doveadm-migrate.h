@@ -8,5 +8,6 @@ struct doveadm_cmd_context;
 struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cctx);
 
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
+void cmd_migrate_cutover(struct doveadm_cmd_context *cctx);
 
 #endif

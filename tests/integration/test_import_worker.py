@@ -1,5 +1,6 @@
 """doveadm migrate worker: queued accounts imported by dsync passes, with
 the legacy credential from the vault (the first slice of issue 5)."""
+import imaplib
 import subprocess
 
 from harness import build, corpus, procs, verify
@@ -117,6 +118,51 @@ class ImportWorkerTest(CaptureCase):
         got = (p.uidl()[1], [b"\n".join(p.retr(i)[1]) for i in range(1, 6)])
         p.quit()
         self.assertEqual(got, old)
+
+    def test_cutover_kicks_proxied_sessions_and_finishes_exactly(self):
+        user = "switch@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(21, "small"))
+        c.logout()
+        new = self.new(legacy, "starttls")
+        password = legacy.users[user]
+        # not synced yet: refused, nothing changes
+        self.assertEqual(self.imap_login(new.port_imap, user, password)[0], "OK")
+        self.account(new, user)
+        out = new.doveadm("migrate", "cutover", "-c", new.migrate_conf, "-u", user,
+                          check=False)
+        self.assertEqual(out.returncode, 65, out.stderr)
+        self.assertIn(b"account %s is queued, not synced" % user.encode(), out.stderr)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+
+        # a session proxied to the legacy server, and mail arriving there
+        res, session = self.imap_login(new.port_imap, user, password)
+        self.assertEqual(res, "OK", session)
+        session.select("INBOX")
+        c = legacy.imap(user)
+        c.append("INBOX", None, None, b"Subject: late\r\n\r\narrived after the pass\r\n")
+        c.logout()
+
+        out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                          "-u", user.upper())
+        self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
+        self.assertNotIn(b"kicking proxied sessions failed", out.stderr)
+        self.assertEqual(self.account(new, user), "migrated imap %s 0" % DOMAIN)
+        # the proxied session was kicked
+        with self.assertRaises((imaplib.IMAP4.abort, OSError, EOFError)):
+            session.noop()
+            session.noop()
+        # the local mailbox is exact, the late message included
+        self.assertTrue(self.identical(legacy, new, user))
+        before = legacy.log_text().count("Login: user=<%s>" % user)
+        res, c = self.imap_login(new.port_imap, user, password)
+        self.assertEqual(res, "OK", c)
+        typ, data = c.select("INBOX")
+        self.assertEqual(c.search(None, 'SUBJECT "late"')[1][0], data[0])
+        c.logout()
+        self.assertEqual(legacy.log_text().count("Login: user=<%s>" % user), before)
+        self.assertLogged(new, "account %s: local login (migrated)" % user)
 
     def test_worker_under_valgrind(self):
         """The doveadm plugin's worker under valgrind, one account synced

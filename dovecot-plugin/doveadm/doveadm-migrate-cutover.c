@@ -1,0 +1,209 @@
+/* doveadm migrate cutover [-c migrate.conf] -u ACCOUNT
+
+   Switches one synced account from the legacy server to the new one:
+   1. synced -> cutover: from now on the passdb refuses its logins with
+      "being moved, try again in a minute", so no new proxied session
+      starts and nothing changes on the legacy side any more;
+   2. `doveadm proxy kick ACCOUNT` ends the sessions still proxied there;
+   3. a last dsync pass, exact because the local side has no changes of
+      its own yet;
+   4. cutover -> migrated: logins and deliveries are local from now on.
+   When the last pass fails the account goes to failed (with the cause
+   and a retry time) and is queued again; the legacy server stays in
+   charge until a later cut-over. */
+
+#include "lib.h"
+#include "master-service.h"
+#include "doveadm.h"
+#include "doveadm-cmd.h"
+#include "doveadm-print.h"
+
+#include "migrate-address.h"
+#include "migrate-config.h"
+#include "migrate-store.h"
+#include "doveadm-migrate.h"
+#include "doveadm-migrate-child.h"
+
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+
+struct cutover {
+	const char *dovecot_config;
+	struct migrate_store *store;
+	const char *address;
+	struct migrate_account account;
+};
+
+static bool child_ok(int status)
+{
+	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Kicks the account's proxied sessions; a failure is only a warning:
+   the passdb already refuses new ones. */
+static void cutover_kick(struct cutover *c)
+{
+	const char *args[] = { "proxy", "kick", c->address, NULL };
+	struct child child;
+	int status;
+
+	if (child_spawn(c->dovecot_config, &child, args) < 0)
+		return;
+	status = child_wait(&child);
+	if (!child_ok(status)) {
+		i_warning("migrate cutover: %s: kicking proxied sessions failed: %s",
+			  c->address, child_reason(&child, status));
+	}
+	child_close(&child);
+}
+
+/* The final pass; NULL on success, else the cause. */
+static const char *cutover_final_pass(struct cutover *c)
+{
+	struct child child;
+	const char *reason = NULL;
+	int status;
+
+	if (child_spawn_pass(c->dovecot_config, &child, c->address,
+			     c->account.protocol) < 0)
+		return "could not start dsync";
+	status = child_wait(&child);
+	if (!child_ok(status))
+		reason = child_reason(&child, status);
+	child_close(&child);
+	if (reason != NULL)
+		return reason;
+
+	/* the local counts are now the migrated mailbox's */
+	if (child_spawn_count(c->dovecot_config, &child, c->address,
+			      c->account.protocol, FALSE) == 0) {
+		struct migrate_account_progress *p = &c->account.progress;
+
+		if (child_ok(child_wait(&child)) &&
+		    child_count(&child, &p->folders_done, &p->messages_done,
+				&p->bytes_done))
+			p->pass++;
+		child_close(&child);
+	}
+	return NULL;
+}
+
+static int cutover_fail(struct cutover *c, const char *reason)
+{
+	char error[512];
+	int64_t next_retry = time(NULL) +
+		migrate_account_retry_delay(c->account.attempts + 1);
+
+	if (migrate_store_account_transition(c->store, c->address,
+			MIGRATE_STATE_CUTOVER, MIGRATE_STATE_FAILED,
+			t_strconcat("cut-over: ", reason, NULL), next_retry,
+			error, sizeof(error)) < 0 ||
+	    migrate_store_account_transition(c->store, c->address,
+			MIGRATE_STATE_FAILED, MIGRATE_STATE_QUEUED, NULL, 0,
+			error, sizeof(error)) < 0)
+		i_error("migrate cutover: %s: %s", c->address, error);
+	i_error("migrate cutover: %s: the last pass failed, the legacy server "
+		"stays in charge: %s", c->address, reason);
+	doveadm_print(c->address);
+	doveadm_print("failed");
+	doveadm_print(reason);
+	return -1;
+}
+
+static int cutover_run(struct cutover *c)
+{
+	char error[512];
+	const char *reason;
+	int ret;
+
+	ret = migrate_store_account_get(c->store, c->address, &c->account,
+					error, sizeof(error));
+	if (ret <= 0) {
+		i_error("migrate cutover: %s", ret < 0 ? error :
+			t_strdup_printf("no account %s", c->address));
+		doveadm_exit_code = ret < 0 ? EX_TEMPFAIL : EX_NOUSER;
+		return -1;
+	}
+	if (c->account.state != MIGRATE_STATE_SYNCED) {
+		i_error("migrate cutover: account %s is %s, not synced: it needs "
+			"a complete import pass first", c->address,
+			migrate_account_state_name(c->account.state));
+		doveadm_exit_code = EX_DATAERR;
+		return -1;
+	}
+	if (migrate_store_account_transition(c->store, c->address,
+			MIGRATE_STATE_SYNCED, MIGRATE_STATE_CUTOVER, NULL, 0,
+			error, sizeof(error)) < 0) {
+		i_error("migrate cutover: %s", error);
+		doveadm_exit_code = EX_TEMPFAIL;
+		return -1;
+	}
+	cutover_kick(c);
+	if ((reason = cutover_final_pass(c)) != NULL) {
+		doveadm_exit_code = EX_TEMPFAIL;
+		return cutover_fail(c, reason);
+	}
+	if (migrate_store_account_set_progress(c->store, c->address,
+			&c->account.progress, error, sizeof(error)) < 0 ||
+	    migrate_store_account_transition(c->store, c->address,
+			MIGRATE_STATE_CUTOVER, MIGRATE_STATE_MIGRATED, NULL, 0,
+			error, sizeof(error)) < 0) {
+		i_error("migrate cutover: %s: %s", c->address, error);
+		doveadm_exit_code = EX_TEMPFAIL;
+		return -1;
+	}
+	i_info("migrate cutover: %s: migrated, %"PRIu64" messages local",
+	       c->address, c->account.progress.messages_done);
+	doveadm_print(c->address);
+	doveadm_print("migrated");
+	doveadm_print("");
+	return 0;
+}
+
+void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
+{
+	struct migrate_store_settings set;
+	struct migrate_address addr;
+	const struct migrate_domain *domain;
+	struct migrate_config *config;
+	struct cutover c;
+	const char *user;
+	char error[512];
+
+	i_zero(&c);
+	if (!doveadm_cmd_param_str(cctx, "user", &user)) {
+		i_error("migrate cutover: -u ACCOUNT is required");
+		doveadm_exit_code = EX_USAGE;
+		return;
+	}
+	if ((config = doveadm_migrate_cmd_config(cctx)) == NULL)
+		return;
+	if (migrate_config_account(config, user, &addr, &domain,
+				   error, sizeof(error)) < 0) {
+		i_error("migrate cutover: %s: %s", user, error);
+		doveadm_exit_code = EX_USAGE;
+		migrate_config_free(&config);
+		return;
+	}
+	c.address = t_strdup(addr.address);
+	c.dovecot_config = master_service_get_config_path(master_service);
+	i_zero(&set);
+	set.path = config->store;
+	set.access = MIGRATE_STORE_WRITE;
+	set.owner_user = config->store_user;
+	set.routing_group = config->store_group;
+	if (migrate_store_open(&set, &c.store, error, sizeof(error)) < 0) {
+		i_error("%s", error);
+		doveadm_exit_code = EX_TEMPFAIL;
+		migrate_config_free(&config);
+		return;
+	}
+	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+	doveadm_print_header_simple("account");
+	doveadm_print_header_simple("result");
+	doveadm_print_header_simple("reason");
+	(void)cutover_run(&c);
+	migrate_store_close(&c.store);
+	migrate_config_free(&config);
+}
