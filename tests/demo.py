@@ -138,6 +138,8 @@ def new_server_story(root, legacy):
                                   check=True, capture_output=True, text=True).stdout.split()
         say("store: %-18s %s, pass %s, folders %s, messages %s, bytes %s"
             % ((user, account_state(new, user)) + tuple(progress)))
+    out = new.doveadm("-f", "flow", "migrate", "status", "-c", new.migrate_conf)
+    say("doveadm migrate status: " + out.stdout.decode().strip())
     a = verify.Endpoint("127.0.0.1", legacy.port_imap, carla,
                         legacy.users[carla], label="legacy")
     b = verify.Endpoint("127.0.0.1", new.port_imap,

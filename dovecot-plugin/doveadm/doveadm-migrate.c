@@ -4,7 +4,8 @@
    keygen   creates the vault key named by vault_key in migrate.conf
    worker   imports queued mailboxes (doveadm-migrate-worker.c)
    cutover  switches a synced account to the new server
-            (doveadm-migrate-cutover.c) */
+            (doveadm-migrate-cutover.c)
+   status   statistics and per-account progress (doveadm-migrate-status.c) */
 
 #include "lib.h"
 #include "module-dir.h"
@@ -135,6 +136,15 @@ DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('j', "jobs", CMD_PARAM_INT64, 0)
 DOVEADM_CMD_PARAM('\0', "once", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate status",
+		.usage = "[-c <migrate.conf>] [-u <account>]",
+		.cmd = cmd_migrate_status,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{

@@ -9,5 +9,6 @@ struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cc
 
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx);
+void cmd_migrate_status(struct doveadm_cmd_context *cctx);
 
 #endif

@@ -1,6 +1,7 @@
 """doveadm migrate worker: queued accounts imported by dsync passes, with
 the legacy credential from the vault (the first slice of issue 5)."""
 import imaplib
+import json
 import subprocess
 
 from harness import build, corpus, procs, verify
@@ -17,6 +18,13 @@ class ImportWorkerTest(CaptureCase):
         self.worker_log = out.stderr.decode()
         rows = [line.split("\t") for line in out.stdout.decode().splitlines()[1:]]
         return {row[0]: row[1:] for row in rows}
+
+    def status(self, new, *args):
+        """doveadm migrate status as a dict (-f json, one row)."""
+        out = new.doveadm("-f", "json", "migrate", "status", "-c", new.migrate_conf,
+                          *args)
+        (row,) = json.loads(out.stdout.decode())
+        return row
 
     def identical(self, legacy, new, user):
         a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
@@ -55,6 +63,14 @@ class ImportWorkerTest(CaptureCase):
             done, total = progress[3].split("/")
             self.assertEqual(done, total)
             self.assertGreater(int(total), 0)
+        totals = self.status(new)
+        self.assertEqual((totals["queued"], totals["importing"], totals["synced"],
+                          totals["failed"], totals["errors"]), ("0", "0", "2", "0", "0"))
+        self.assertRegex(totals["started"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        st = corpus.stats(corpus.generate(11, "small"))
+        row = self.status(new, "-u", users[0])
+        self.assertEqual((row["state"], row["passes"], row["messages"], row["last_error"]),
+                         ("synced", "1", "%d/%d" % (st["messages"], st["messages"]), ""))
         # nothing left to do: a second run takes no job
         self.assertEqual(self.worker(new), {})
         self.assertIn("migrate worker: stopped; 0 synced, 0 failed", self.worker_log)
@@ -90,6 +106,11 @@ class ImportWorkerTest(CaptureCase):
         results = self.worker(new)
         self.assertEqual(results[user][0], "failed")
         self.assertIn("Connection refused", results[user][1])
+        row = self.status(new, "-u", user)
+        self.assertEqual((row["state"], row["attempts"]), ("failed", "1"))
+        self.assertIn("Connection refused", row["last_error"])
+        self.assertNotEqual(row["next_retry"], "")
+        self.assertEqual(self.status(new)["errors"], "1")
         self.assertEqual(self.account(new, user), "failed imap %s 1" % DOMAIN)
         self.assertIn("%s: import failed (retry at " % user, self.worker_log)
         # the retry is a minute away: --once finds nothing to do now
@@ -148,6 +169,11 @@ class ImportWorkerTest(CaptureCase):
                           "-u", user.upper())
         self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
         self.assertNotIn(b"kicking proxied sessions failed", out.stderr)
+        st = corpus.stats(corpus.generate(21, "small"))
+        totals = self.status(new)
+        self.assertEqual((totals["mailboxes_migrated"], totals["messages_migrated"],
+                          totals["last_mailbox"], totals["migrated"], totals["synced"]),
+                         ("1", str(st["messages"] + 1), user, "1", "0"))
         self.assertEqual(self.account(new, user), "migrated imap %s 0" % DOMAIN)
         # the proxied session was kicked
         with self.assertRaises((imaplib.IMAP4.abort, OSError, EOFError)):
