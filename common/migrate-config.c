@@ -36,6 +36,7 @@ struct key_def {
 static const char *const tls_names[] = { "starttls", "tls", "none", NULL };
 static const char *const mode_names[] = { "proxy", "refuse", "local", NULL };
 static const char *const unknown_names[] = { "relay", "reject", "verify", NULL };
+static const char *const cutover_names[] = { "auto", "manual", NULL };
 
 #define G(name, type) { #name, type, offsetof(struct migrate_config, name), NULL, 0 }
 #define GE(name, names) { #name, VALUE_ENUM, offsetof(struct migrate_config, name), names, 0 }
@@ -61,6 +62,8 @@ static const struct key_def global_keys[] = {
 	GN(legacy_timeout_secs, 600),
 	GN(proxy_timeout_secs, 600),
 	GN(hash_threads, 256),
+	GE(cutover, cutover_names),
+	GN(cutover_pass_secs, 86400),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),
@@ -342,6 +345,8 @@ static void config_defaults(struct migrate_config *c)
 	c->legacy_failure_cache_secs = 60;
 	c->legacy_timeout_secs = 15;
 	c->proxy_timeout_secs = 10;
+	c->cutover = MIGRATE_CUTOVER_AUTO;
+	c->cutover_pass_secs = 60;
 	c->refuse_message = xstrdup("Your mailbox is being moved to a new server. "
 				    "Please try again in a few minutes.");
 	c->notice_from = xstrdup("postmaster");

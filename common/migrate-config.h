@@ -25,6 +25,11 @@ enum migrate_login_mode {
 	MIGRATE_MODE_LOCAL,
 };
 
+enum migrate_cutover_policy {
+	MIGRATE_CUTOVER_AUTO,
+	MIGRATE_CUTOVER_MANUAL,
+};
+
 enum migrate_unknown_policy {
 	MIGRATE_UNKNOWN_RELAY,
 	MIGRATE_UNKNOWN_REJECT,
@@ -84,6 +89,11 @@ struct migrate_config {
 	unsigned int legacy_timeout_secs;
 	/* connect timeout handed to Dovecot's login proxy */
 	unsigned int proxy_timeout_secs;
+	/* auto: the worker cuts an account over once an import pass took
+	   less than cutover_pass_secs (it has converged: the window in which
+	   logins are refused stays short); manual: doveadm migrate cutover */
+	enum migrate_cutover_policy cutover;
+	unsigned int cutover_pass_secs;
 	/* threads hashing and verifying passwords in the auth process;
 	   0: one per CPU */
 	unsigned int hash_threads;

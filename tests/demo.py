@@ -83,6 +83,9 @@ def new_server_story(root, legacy):
                                # Dovecot 2.3's login proxy trusts only the
                                # system's CA store, not this test CA
                                "proxy_tls_verify": "no"}},
+                     # the demo cuts over one account by hand, to show
+                     # mail split between the servers
+                     settings={"cutover": "manual"},
                      legacy=legacy, protocols=("imap", "pop3", "lmtp")).start()
     c = new.imap("postmaster@local.test")
     c.logout()

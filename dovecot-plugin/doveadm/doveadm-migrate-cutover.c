@@ -89,7 +89,7 @@ static const char *cutover_final_pass(struct cutover *c)
 	return NULL;
 }
 
-static int cutover_fail(struct cutover *c, const char *reason)
+static void cutover_fail(struct cutover *c, const char *reason)
 {
 	char error[512];
 	int64_t next_retry = time(NULL) +
@@ -105,60 +105,57 @@ static int cutover_fail(struct cutover *c, const char *reason)
 		i_error("migrate cutover: %s: %s", c->address, error);
 	i_error("migrate cutover: %s: the last pass failed, the legacy server "
 		"stays in charge: %s", c->address, reason);
-	doveadm_print(c->address);
-	doveadm_print("failed");
-	doveadm_print(reason);
-	return -1;
 }
 
-static int cutover_run(struct cutover *c)
+int doveadm_migrate_cutover(const char *dovecot_config,
+			    struct migrate_store *store, const char *address,
+			    const char **reason_r)
 {
+	struct cutover c;
 	char error[512];
 	const char *reason;
 	int ret;
 
-	ret = migrate_store_account_get(c->store, c->address, &c->account,
+	i_zero(&c);
+	c.dovecot_config = dovecot_config;
+	c.store = store;
+	c.address = address;
+	ret = migrate_store_account_get(store, address, &c.account,
 					error, sizeof(error));
 	if (ret <= 0) {
-		i_error("migrate cutover: %s", ret < 0 ? error :
-			t_strdup_printf("no account %s", c->address));
-		doveadm_exit_code = ret < 0 ? EX_TEMPFAIL : EX_NOUSER;
-		return -1;
+		*reason_r = ret < 0 ? t_strdup(error) :
+			t_strdup_printf("no account %s", address);
+		return ret < 0 ? -1 : -2;
 	}
-	if (c->account.state != MIGRATE_STATE_SYNCED) {
-		i_error("migrate cutover: account %s is %s, not synced: it needs "
-			"a complete import pass first", c->address,
-			migrate_account_state_name(c->account.state));
-		doveadm_exit_code = EX_DATAERR;
-		return -1;
+	if (c.account.state != MIGRATE_STATE_SYNCED) {
+		*reason_r = t_strdup_printf("account %s is %s, not synced: it "
+			"needs a complete import pass first", address,
+			migrate_account_state_name(c.account.state));
+		return -2;
 	}
-	if (migrate_store_account_transition(c->store, c->address,
+	if (migrate_store_account_transition(store, address,
 			MIGRATE_STATE_SYNCED, MIGRATE_STATE_CUTOVER, NULL, 0,
 			error, sizeof(error)) < 0) {
-		i_error("migrate cutover: %s", error);
-		doveadm_exit_code = EX_TEMPFAIL;
+		*reason_r = t_strdup(error);
 		return -1;
 	}
-	cutover_kick(c);
-	if ((reason = cutover_final_pass(c)) != NULL) {
-		doveadm_exit_code = EX_TEMPFAIL;
-		return cutover_fail(c, reason);
+	cutover_kick(&c);
+	if ((reason = cutover_final_pass(&c)) != NULL) {
+		cutover_fail(&c, reason);
+		*reason_r = reason;
+		return 0;
 	}
-	if (migrate_store_account_set_progress(c->store, c->address,
-			&c->account.progress, error, sizeof(error)) < 0 ||
-	    migrate_store_account_transition(c->store, c->address,
+	if (migrate_store_account_set_progress(store, address,
+			&c.account.progress, error, sizeof(error)) < 0 ||
+	    migrate_store_account_transition(store, address,
 			MIGRATE_STATE_CUTOVER, MIGRATE_STATE_MIGRATED, NULL, 0,
 			error, sizeof(error)) < 0) {
-		i_error("migrate cutover: %s: %s", c->address, error);
-		doveadm_exit_code = EX_TEMPFAIL;
+		*reason_r = t_strdup(error);
 		return -1;
 	}
 	i_info("migrate cutover: %s: migrated, %"PRIu64" messages local",
-	       c->address, c->account.progress.messages_done);
-	doveadm_print(c->address);
-	doveadm_print("migrated");
-	doveadm_print("");
-	return 0;
+	       address, c.account.progress.messages_done);
+	return 1;
 }
 
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
@@ -167,11 +164,11 @@ void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 	struct migrate_address addr;
 	const struct migrate_domain *domain;
 	struct migrate_config *config;
-	struct cutover c;
-	const char *user;
+	struct migrate_store *store;
+	const char *user, *dovecot_config, *reason;
 	char error[512];
+	int ret;
 
-	i_zero(&c);
 	if (!doveadm_cmd_param_str(cctx, "user", &user)) {
 		i_error("migrate cutover: -u ACCOUNT is required");
 		doveadm_exit_code = EX_USAGE;
@@ -186,24 +183,33 @@ void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 		migrate_config_free(&config);
 		return;
 	}
-	c.address = t_strdup(addr.address);
-	c.dovecot_config = master_service_get_config_path(master_service);
+	dovecot_config = master_service_get_config_path(master_service);
 	i_zero(&set);
 	set.path = config->store;
 	set.access = MIGRATE_STORE_WRITE;
 	set.owner_user = config->store_user;
 	set.routing_group = config->store_group;
-	if (migrate_store_open(&set, &c.store, error, sizeof(error)) < 0) {
+	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0) {
 		i_error("%s", error);
 		doveadm_exit_code = EX_TEMPFAIL;
 		migrate_config_free(&config);
 		return;
 	}
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	doveadm_print_header_simple("account");
-	doveadm_print_header_simple("result");
-	doveadm_print_header_simple("reason");
-	(void)cutover_run(&c);
-	migrate_store_close(&c.store);
+	ret = doveadm_migrate_cutover(dovecot_config, store, addr.address, &reason);
+	if (ret < 0) {
+		i_error("migrate cutover: %s", reason);
+		doveadm_exit_code = ret == -2 ? EX_DATAERR : EX_TEMPFAIL;
+	} else {
+		if (ret == 0)
+			doveadm_exit_code = EX_TEMPFAIL;
+		doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+		doveadm_print_header_simple("account");
+		doveadm_print_header_simple("result");
+		doveadm_print_header_simple("reason");
+		doveadm_print(addr.address);
+		doveadm_print(ret > 0 ? "migrated" : "failed");
+		doveadm_print(ret > 0 ? "" : reason);
+	}
+	migrate_store_close(&store);
 	migrate_config_free(&config);
 }

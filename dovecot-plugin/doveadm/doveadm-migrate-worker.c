@@ -15,7 +15,10 @@
    counts (done); while the pass runs the local counts are refreshed every
    few seconds, so the progress record moves.
 
-   After a pass: synced. When the legacy server refuses the stored
+   After a pass: synced; with cutover = auto (the default) the account is
+   then cut over at once (doveadm-migrate-cutover.c) when the pass took
+   less than cutover_pass_secs, else another pass runs first (at most 5
+   per job). When the legacy server refuses the stored
    credential: failed, until the user's next login records a new password
    and re-queues the account. Any other failure: failed with a retry time
    (one minute, doubling up to six hours) and the job stays queued for
@@ -60,7 +63,9 @@ struct import_job {
 	/* local counts while the pass runs */
 	struct child counter;
 	struct migrate_account_progress progress;
-	time_t started, renewed, counted;
+	time_t started, renewed, counted, pass_started;
+	/* passes run by this job */
+	unsigned int passes;
 };
 
 struct worker {
@@ -70,7 +75,7 @@ struct worker {
 	unsigned int max_jobs;
 	bool once;
 	ARRAY(struct import_job) jobs;
-	unsigned int synced, failed;
+	unsigned int synced, migrated, failed;
 };
 
 static void worker_store_error(const char *what, const char *error)
@@ -94,6 +99,14 @@ static void worker_save_progress(struct worker *worker, struct import_job *job)
 	if (migrate_store_account_set_progress(worker->store, job->address,
 			&job->progress, error, sizeof(error)) < 0)
 		worker_store_error(job->address, error);
+}
+
+static void worker_job_print(struct import_job *job, const char *result,
+			     const char *reason)
+{
+	doveadm_print(job->address);
+	doveadm_print(result);
+	doveadm_print(reason);
 }
 
 static void worker_job_failed(struct worker *worker, struct import_job *job,
@@ -124,9 +137,29 @@ static void worker_job_failed(struct worker *worker, struct import_job *job,
 		  auth ? " (credential refused; retried at the next login)" :
 		  t_strdup_printf(" (retry at %s)", t_strflocaltime(
 			"%Y-%m-%d %H:%M:%S", next_retry)), reason);
-	doveadm_print(job->address);
-	doveadm_print("failed");
-	doveadm_print(reason);
+	worker_job_print(job, "failed", reason);
+}
+
+/* Another pass would still find much to do: the last one was long. */
+#define WORKER_MAX_PASSES_PER_JOB 5
+
+/* cutover = auto: a converged account is cut over right away (this
+   blocks the worker's loop for the kick and the short last pass). */
+static void worker_job_cutover(struct worker *worker, struct import_job *job)
+{
+	const char *reason;
+	int ret;
+
+	ret = doveadm_migrate_cutover(worker->dovecot_config, worker->store,
+				      job->address, &reason);
+	if (ret > 0) {
+		worker->migrated++;
+		worker_job_print(job, "migrated", "");
+		return;
+	}
+	i_error("migrate worker: %s: cut-over failed: %s", job->address, reason);
+	worker->failed++;
+	worker_job_print(job, "failed", t_strconcat("cut-over: ", reason, NULL));
 }
 
 static void worker_job_synced(struct worker *worker, struct import_job *job)
@@ -146,11 +179,31 @@ static void worker_job_synced(struct worker *worker, struct import_job *job)
 	worker->synced++;
 	i_info("migrate worker: %s: import pass done in %ld s, synced: "
 	       "%u folders, %"PRIu64" messages, %"PRIu64" bytes", job->address,
-	       (long)(time(NULL) - job->started), job->progress.folders_done,
+	       (long)(time(NULL) - job->pass_started), job->progress.folders_done,
 	       job->progress.messages_done, job->progress.bytes_done);
-	doveadm_print(job->address);
-	doveadm_print("synced");
-	doveadm_print("");
+	if (worker->config->cutover == MIGRATE_CUTOVER_AUTO)
+		worker_job_cutover(worker, job);
+	else
+		worker_job_print(job, "synced", "");
+}
+
+/* cutover = auto: after a long pass, one more (the next one is shorter,
+   and the last one, at cut-over, shorter still). */
+static bool worker_job_wants_another_pass(struct worker *worker,
+					  struct import_job *job)
+{
+	return worker->config->cutover == MIGRATE_CUTOVER_AUTO &&
+		job->passes < WORKER_MAX_PASSES_PER_JOB &&
+		time(NULL) - job->pass_started >= worker->config->cutover_pass_secs;
+}
+
+static int worker_job_start_pass(struct worker *worker, struct import_job *job)
+{
+	job->step = STEP_PASS;
+	job->passes++;
+	job->pass_started = time(NULL);
+	return child_spawn_pass(worker->dovecot_config, &job->main,
+				job->address, job->protocol);
 }
 
 /* ---- steps ------------------------------------------------------------- */
@@ -186,9 +239,7 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		}
 		worker_save_progress(worker, job);
 		child_close(&job->main);
-		job->step = STEP_PASS;
-		return child_spawn_pass(worker->dovecot_config, &job->main,
-					job->address, job->protocol) == 0 ||
+		return worker_job_start_pass(worker, job) == 0 ||
 			(worker_job_failed(worker, job, "could not start dsync"), FALSE);
 	case STEP_PASS:
 		if (!ok) {
@@ -196,6 +247,13 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 			return FALSE;
 		}
 		child_close(&job->main);
+		if (worker_job_wants_another_pass(worker, job)) {
+			job->progress.pass++;
+			worker_save_progress(worker, job);
+			return worker_job_start_pass(worker, job) == 0 ||
+				(worker_job_failed(worker, job,
+					"could not start dsync"), FALSE);
+		}
 		job->step = STEP_COUNT_LOCAL;
 		if (child_spawn_count(worker->dovecot_config, &job->main,
 				      job->address, job->protocol, FALSE) == 0)
@@ -401,8 +459,8 @@ void cmd_migrate_worker(struct doveadm_cmd_context *cctx)
 	i_array_init(&worker.jobs, 8);
 	i_info("migrate worker: started, %u imports at once", worker.max_jobs);
 	worker_run(&worker);
-	i_info("migrate worker: stopped; %u synced, %u failed",
-	       worker.synced, worker.failed);
+	i_info("migrate worker: stopped; %u synced, %u migrated, %u failed",
+	       worker.synced, worker.migrated, worker.failed);
 	array_free(&worker.jobs);
 	migrate_store_close(&worker.store);
 	migrate_config_free(&worker.config);

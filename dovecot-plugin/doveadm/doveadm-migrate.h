@@ -7,6 +7,16 @@ struct doveadm_cmd_context;
    set) when it cannot be read. */
 struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cctx);
 
+struct migrate_store;
+
+/* Cuts a synced account over (see doveadm-migrate-cutover.c): 1 migrated;
+   0 when the last pass failed (the account is failed and queued again);
+   -1 on a store error, -2 when the account is missing or not synced;
+   reason_r says why when not 1. Blocks for the kick and the last pass. */
+int doveadm_migrate_cutover(const char *dovecot_config,
+			    struct migrate_store *store, const char *address,
+			    const char **reason_r);
+
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx);
 void cmd_migrate_status(struct doveadm_cmd_context *cctx);

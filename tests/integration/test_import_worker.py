@@ -8,6 +8,9 @@ from harness import build, corpus, procs, verify
 from integration.test_login_capture import CaptureCase, DOMAIN
 
 
+MANUAL = {"cutover": "manual"}
+
+
 class ImportWorkerTest(CaptureCase):
 
     def worker(self, new, *args):
@@ -41,14 +44,15 @@ class ImportWorkerTest(CaptureCase):
             c = legacy.imap(user)
             corpus.load_imap(c, corpus.generate(seed, "small"))
             c.logout()
-        new = self.new(legacy, "starttls")
+        new = self.new(legacy, "starttls", settings=MANUAL)
         for user in users:
             self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
             self.account(new, user)
         results = self.worker(new, "-j", "2")
         self.assertEqual(results, {u: ["synced", ""] for u in users})
         self.assertIn("migrate worker: started, 2 imports at once", self.worker_log)
-        self.assertIn("migrate worker: stopped; 2 synced, 0 failed", self.worker_log)
+        self.assertIn("migrate worker: stopped; 2 synced, 0 migrated, 0 failed",
+                      self.worker_log)
         for seed, user in enumerate(users, 11):
             self.assertEqual(self.account(new, user), "synced imap %s 0" % DOMAIN)
             self.assertTrue(self.identical(legacy, new, user), user)
@@ -73,12 +77,13 @@ class ImportWorkerTest(CaptureCase):
                          ("synced", "1", "%d/%d" % (st["messages"], st["messages"]), ""))
         # nothing left to do: a second run takes no job
         self.assertEqual(self.worker(new), {})
-        self.assertIn("migrate worker: stopped; 0 synced, 0 failed", self.worker_log)
+        self.assertIn("migrate worker: stopped; 0 synced, 0 migrated, 0 failed",
+                      self.worker_log)
 
     def test_refused_credential_waits_for_the_next_login(self):
         user = "moved@" + DOMAIN
         legacy = self.legacy_server([user])
-        new = self.new(legacy)
+        new = self.new(legacy, settings=MANUAL)
         self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
         self.account(new, user)
         newpw = self.password()
@@ -126,7 +131,8 @@ class ImportWorkerTest(CaptureCase):
             c.append("INBOX", None, None,
                      b"Subject: pop %d\r\n\r\nbody %d\r\n" % (i, i))
         c.logout()
-        new = self.new(legacy, domain_keys={"imap_port": "0"}, separator="/")
+        new = self.new(legacy, domain_keys={"imap_port": "0"}, separator="/",
+                       settings=MANUAL)
         res, p = self.pop3_login(new.port_pop3, user, legacy.users[user])
         self.assertEqual(res, "OK", p)
         p.quit()
@@ -146,7 +152,7 @@ class ImportWorkerTest(CaptureCase):
         c = legacy.imap(user)
         corpus.load_imap(c, corpus.generate(21, "small"))
         c.logout()
-        new = self.new(legacy, "starttls")
+        new = self.new(legacy, "starttls", settings=MANUAL)
         password = legacy.users[user]
         # not synced yet: refused, nothing changes
         self.assertEqual(self.imap_login(new.port_imap, user, password)[0], "OK")
@@ -190,6 +196,33 @@ class ImportWorkerTest(CaptureCase):
         self.assertEqual(legacy.log_text().count("Login: user=<%s>" % user), before)
         self.assertLogged(new, "account %s: local login (migrated)" % user)
 
+    def test_auto_cutover_after_a_converged_pass(self):
+        """cutover = auto (the default): a pass shorter than
+        cutover_pass_secs has converged, and the account is cut over in the
+        same job: proxied sessions kicked, a last pass, migrated."""
+        user = "auto@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(31, "small"))
+        c.logout()
+        new = self.new(legacy)
+        password = legacy.users[user]
+        res, session = self.imap_login(new.port_imap, user, password)
+        self.assertEqual(res, "OK", session)
+        session.select("INBOX")
+        self.account(new, user)
+        self.assertEqual(self.worker(new), {user: ["migrated", ""]})
+        self.assertIn("migrate worker: stopped; 1 synced, 1 migrated, 0 failed",
+                      self.worker_log)
+        row = self.status(new, "-u", user)
+        st = corpus.stats(corpus.generate(31, "small"))
+        self.assertEqual((row["state"], row["passes"], row["messages"]),
+                         ("migrated", "2", "%d/%d" % (st["messages"], st["messages"])))
+        with self.assertRaises((imaplib.IMAP4.abort, OSError, EOFError)):
+            session.noop()
+            session.noop()
+        self.assertTrue(self.identical(legacy, new, user))
+
     def test_worker_under_valgrind(self):
         """The doveadm plugin's worker under valgrind, one account synced
         and one refused: no memory errors, no leaks."""
@@ -210,5 +243,5 @@ class ImportWorkerTest(CaptureCase):
             capture_output=True, text=True, timeout=300)
         self.assertEqual(out.returncode, 0, out.stderr[-3000:])
         rows = sorted(line.split("\t")[:2] for line in out.stdout.splitlines()[1:])
-        self.assertEqual(rows, [[users[0], "synced"], [users[1], "failed"]])
+        self.assertEqual(rows, [[users[0], "migrated"], [users[1], "failed"]])
         self.assertNotIn("==", out.stderr)  # valgrind -q prints only errors
