@@ -8,6 +8,8 @@
 #include "doveadm-migrate-child.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -69,6 +71,9 @@ int child_spawn(const char *dovecot_config, struct child *child,
 	if (child->pid == 0) {
 		int null_fd = open("/dev/null", O_RDONLY);
 
+		/* a worker killed with -9 takes its passes with it: the next
+		   worker redoes them, instead of racing an orphan dsync */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
 		    dup2(child->out_fd, STDOUT_FILENO) < 0 ||
 		    dup2(child->err_fd, STDERR_FILENO) < 0)

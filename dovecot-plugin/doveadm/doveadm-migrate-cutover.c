@@ -127,13 +127,16 @@ int doveadm_migrate_cutover(const char *dovecot_config,
 			t_strdup_printf("no account %s", address);
 		return ret < 0 ? -1 : -2;
 	}
-	if (c.account.state != MIGRATE_STATE_SYNCED) {
+	if (c.account.state != MIGRATE_STATE_SYNCED &&
+	    c.account.state != MIGRATE_STATE_CUTOVER) {
 		*reason_r = t_strdup_printf("account %s is %s, not synced: it "
 			"needs a complete import pass first", address,
 			migrate_account_state_name(c.account.state));
 		return -2;
 	}
-	if (migrate_store_account_transition(store, address,
+	/* an interrupted cut-over (a crashed worker) is simply resumed */
+	if (c.account.state == MIGRATE_STATE_SYNCED &&
+	    migrate_store_account_transition(store, address,
 			MIGRATE_STATE_SYNCED, MIGRATE_STATE_CUTOVER, NULL, 0,
 			error, sizeof(error)) < 0) {
 		*reason_r = t_strdup(error);

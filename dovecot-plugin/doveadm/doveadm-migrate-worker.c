@@ -168,11 +168,14 @@ static void worker_job_synced(struct worker *worker, struct import_job *job)
 
 	job->progress.pass++;
 	worker_save_progress(worker, job);
+	/* with cutover = auto the job stays queued (leased) through the
+	   cut-over: a worker that dies meanwhile leaves it to the next one */
 	if (migrate_store_account_transition(worker->store, job->address,
 			MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED, NULL, 0,
 			error, sizeof(error)) < 0 ||
-	    migrate_store_queue_release(worker->store, job->address, getpid(),
-					-1, error, sizeof(error)) < 0) {
+	    (worker->config->cutover == MIGRATE_CUTOVER_MANUAL &&
+	     migrate_store_queue_release(worker->store, job->address, getpid(),
+					 -1, error, sizeof(error)) < 0)) {
 		worker_store_error(job->address, error);
 		return;
 	}
@@ -319,8 +322,25 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 			worker_store_error(job->address, error);
 		return FALSE;
 	}
-	if (account.state != MIGRATE_STATE_QUEUED) {
-		/* synced, migrated, ...: nothing for a pass to do now */
+	switch (account.state) {
+	case MIGRATE_STATE_QUEUED:
+		break;
+	case MIGRATE_STATE_IMPORTING:
+		/* its worker died mid-pass: the pass is redone, exactly */
+		i_info("migrate worker: %s: resuming an interrupted import",
+		       job->address);
+		return TRUE;
+	case MIGRATE_STATE_SYNCED:
+	case MIGRATE_STATE_CUTOVER:
+		if (worker->config->cutover == MIGRATE_CUTOVER_AUTO) {
+			/* its worker died before or during the cut-over */
+			worker_job_cutover(worker, job);
+			return FALSE;
+		}
+		/* fall through */
+	default:
+		/* migrated, passwords-only, or synced for a manual cut-over:
+		   nothing for a pass to do */
 		(void)migrate_store_queue_release(worker->store, job->address,
 						  getpid(), -1, error, sizeof(error));
 		return FALSE;

@@ -2,7 +2,10 @@
 the legacy credential from the vault (the first slice of issue 5)."""
 import imaplib
 import json
+import os
+import signal
 import subprocess
+import time
 
 from harness import build, corpus, procs, verify
 from integration.test_login_capture import CaptureCase, DOMAIN
@@ -221,6 +224,41 @@ class ImportWorkerTest(CaptureCase):
         with self.assertRaises((imaplib.IMAP4.abort, OSError, EOFError)):
             session.noop()
             session.noop()
+        self.assertTrue(self.identical(legacy, new, user))
+
+    def test_kill_9_mid_import_resumes_exactly(self):
+        """The worker killed with -9 at several points of a large import
+        (its dsync child dies with it); the next worker resumes the job
+        from its lease and the copy is exact: no gap, no duplicate."""
+        user = "big@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(41, "big"))
+        c.logout()
+        new = self.new(legacy, settings=MANUAL)
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        argv = new.wrapper + ["doveadm", "-c", new.conf, "migrate", "worker",
+                              "-c", new.migrate_conf]
+        kills = 0
+        for delay in (0.4, 0.9, 1.3, 1.8, 2.4, 3.1):
+            worker = procs.Proc(argv, "worker",
+                                log_path=os.path.join(self.root, "worker.log"))
+            time.sleep(delay)
+            state = self.account(new, user).split()[0]
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.popen.wait(10)
+            worker.stop()
+            if state != "importing":
+                break
+            kills += 1
+        self.assertGreaterEqual(kills, 3, "the import was too quick to interrupt")
+        # each later worker took the dead one's job from its lease
+        self.assertGreaterEqual(procs.read_text(os.path.join(self.root, "worker.log"))
+                                .count("resuming an interrupted import"), kills - 1)
+        results = self.worker(new)
+        self.assertIn(results.get(user, ["synced"])[0], ("synced",))
+        self.assertEqual(self.account(new, user), "synced imap %s 0" % DOMAIN)
         self.assertTrue(self.identical(legacy, new, user))
 
     def test_worker_under_valgrind(self):
