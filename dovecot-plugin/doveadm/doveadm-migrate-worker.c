@@ -64,8 +64,8 @@ struct import_job {
 	struct child counter;
 	struct migrate_account_progress progress;
 	time_t started, renewed, counted, pass_started;
-	/* passes run by this job */
-	unsigned int passes;
+	/* passes run by this job, and passes retried after a failure */
+	unsigned int passes, retries;
 };
 
 struct worker {
@@ -142,6 +142,10 @@ static void worker_job_failed(struct worker *worker, struct import_job *job,
 
 /* Another pass would still find much to do: the last one was long. */
 #define WORKER_MAX_PASSES_PER_JOB 5
+/* A pass that failed on anything but the credential (a dropped
+   connection, say) is tried again at once this often before the job
+   fails and waits for its retry time. */
+#define WORKER_PASS_RETRIES 2
 
 /* cutover = auto: a converged account is cut over right away (this
    blocks the worker's loop for the kick and the short last pass). */
@@ -246,7 +250,18 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 			(worker_job_failed(worker, job, "could not start dsync"), FALSE);
 	case STEP_PASS:
 		if (!ok) {
-			worker_job_failed(worker, job, child_reason(&job->main, status));
+			const char *reason = child_reason(&job->main, status);
+
+			child_close(&job->main);
+			if (!import_reason_is_auth(reason) &&
+			    job->retries++ < WORKER_PASS_RETRIES) {
+				i_warning("migrate worker: %s: pass failed, "
+					  "trying again: %s", job->address, reason);
+				return worker_job_start_pass(worker, job) == 0 ||
+					(worker_job_failed(worker, job,
+						"could not start dsync"), FALSE);
+			}
+			worker_job_failed(worker, job, reason);
 			return FALSE;
 		}
 		child_close(&job->main);

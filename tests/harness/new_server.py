@@ -91,9 +91,12 @@ plugin {
   migrate_config = %s
 }
 """ % conf_path
+    # the importer's imapc: sizes from RFC822.SIZE (else `mailbox status`
+    # downloads every message to count bytes); host and credentials per
+    # user come from the migrate userdb
+    plugin += "imapc_features = rfc822.size fetch-headers\n"
     if legacy is not None:
-        # the login proxy checks the legacy server's certificate; dsync's
-        # imapc gets host and credentials per user from the migrate userdb
+        # the login proxy checks the legacy server's certificate
         plugin += "ssl_client_ca_file = %s\n" % legacy.tls["ca"]
     server = DovecotServer(root, name, operator_users or {},
                            extra_conf=plugin + extra_conf,

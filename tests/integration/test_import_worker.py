@@ -8,6 +8,7 @@ import subprocess
 import time
 
 from harness import build, corpus, procs, verify
+from harness.cut_proxy import CutProxy
 from integration.test_login_capture import CaptureCase, DOMAIN
 
 
@@ -259,6 +260,27 @@ class ImportWorkerTest(CaptureCase):
         results = self.worker(new)
         self.assertIn(results.get(user, ["synced"])[0], ("synced",))
         self.assertEqual(self.account(new, user), "synced imap %s 0" % DOMAIN)
+        self.assertTrue(self.identical(legacy, new, user))
+
+    def test_dropped_connection_retried_and_converged(self):
+        """The legacy connection drops twice in the middle of the pass, and
+        each time the server refuses the next connection too, so dsync's own
+        reconnect fails: the worker tries the pass again and the copy is
+        exact. (Without the refusal imapc reconnects by itself.)"""
+        user = "flaky@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(51, "small"))
+        c.logout()
+        proxy = self.own(CutProxy(legacy.port_imap, after_bytes=300000, cuts=2,
+                                  refuse_after_cut=1))
+        new = self.new(legacy, settings=MANUAL,
+                       domain_keys={"imap_port": proxy.port})
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
+        self.assertEqual(proxy.cut, 2)
+        self.assertEqual(self.worker_log.count("pass failed, trying again"), 2)
         self.assertTrue(self.identical(legacy, new, user))
 
     def test_worker_under_valgrind(self):
