@@ -1,0 +1,199 @@
+/* How a login of the migrate passdb is answered, see migrate-login.h. */
+
+#include "auth-common.h"
+#include "str.h"
+#include "time-util.h"
+#include "safe-memset.h"
+
+#include "migrate-login.h"
+#include "legacy-host.h"
+
+#define CUTOVER_MESSAGE \
+	"Your mailbox is being moved to a new server. Please try again in a minute."
+
+static void migrate_login_free(struct migrate_login *login)
+{
+	if (login->password != NULL) {
+		safe_memset(login->password, 0, strlen(login->password));
+		i_free(login->password);
+	}
+	i_free(login->typed_user);
+	auth_request_unref(&login->request);
+	i_free(login);
+}
+
+static void migrate_login_log(struct migrate_login *login, const char *decision,
+			      const char *reason)
+{
+	struct timeval now;
+
+	i_gettimeofday(&now);
+	if (login->note != NULL)
+		reason = t_strdup_printf("%s; %s", reason, login->note);
+	e_info(authdb_event(login->request),
+	       "account %s: %s (%s), %d ms", login->addr.address, decision,
+	       reason, timeval_diff_msecs(&now, &login->started));
+}
+
+/* Ends the login with a failure result. */
+void migrate_login_fail(struct migrate_login *login,
+			       enum passdb_result result, const char *decision,
+			       const char *reason)
+{
+	migrate_login_log(login, decision, reason);
+	if (result == PASSDB_RESULT_PASSWORD_MISMATCH)
+		auth_request_log_password_mismatch(login->request, AUTH_SUBSYS_DB);
+	login->callback(result, login->request);
+	migrate_login_free(login);
+}
+
+static void migrate_login_succeed(struct migrate_login *login,
+				  const char *decision, const char *reason)
+{
+	if (strcmp(login->request->fields.user, login->addr.address) != 0)
+		auth_request_set_field(login->request, "user",
+				       login->addr.address, NULL);
+	migrate_login_log(login, decision, reason);
+	login->callback(PASSDB_RESULT_OK, login->request);
+	migrate_login_free(login);
+}
+
+/* Refused with a message the client shows (nologin + reason). */
+static void migrate_login_refuse(struct migrate_login *login,
+				 const char *message, const char *reason)
+{
+	auth_request_set_field(login->request, "nologin", "y", NULL);
+	auth_request_set_field(login->request, "reason", message, NULL);
+	migrate_login_succeed(login, "refused", reason);
+}
+
+in_port_t migrate_login_legacy_port(const struct migrate_login *login)
+{
+	return login->protocol == MIGRATE_PROTOCOL_POP3 ?
+		login->domain->pop3_port : login->domain->imap_port;
+}
+
+/* The legacy login name: %u as typed, %n local part, %d domain. */
+const char *migrate_login_legacy_user(const struct migrate_login *login)
+{
+	const char *p, *tmpl = login->domain->legacy_user;
+	string_t *str = t_str_new(128);
+
+	if (tmpl == NULL)
+		return login->typed_user;
+	for (p = tmpl; *p != '\0'; p++) {
+		if (*p != '%' || p[1] == '\0') {
+			str_append_c(str, *p);
+			continue;
+		}
+		switch (*++p) {
+		case 'u': str_append(str, login->typed_user); break;
+		case 'n': str_append(str, login->addr.local); break;
+		case 'd': str_append(str, login->addr.domain); break;
+		case '%': str_append_c(str, '%'); break;
+		default: str_append_c(str, '%'); str_append_c(str, *p); break;
+		}
+	}
+	return str_c(str);
+}
+
+/* The client's own protocol can be proxied to the legacy server. */
+static bool migrate_login_proxyable(const struct migrate_login *login)
+{
+	const char *service = login->request->fields.service;
+	enum migrate_protocol protocol;
+
+	if (strcmp(service, "imap") == 0)
+		protocol = MIGRATE_PROTOCOL_IMAP;
+	else if (strcmp(service, "pop3") == 0)
+		protocol = MIGRATE_PROTOCOL_POP3;
+	else
+		return FALSE;
+	return protocol == login->protocol && migrate_login_legacy_port(login) != 0;
+}
+
+static void migrate_login_proxy(const struct ip_addr *ip, const char *error,
+				struct migrate_login *login)
+{
+	const struct migrate_domain *domain = login->domain;
+	const struct migrate_config *config = login->module->auth->config;
+	struct auth_request *request = login->request;
+	const char *cert = domain->tls_verify && domain->proxy_tls_verify ?
+		"yes" : "any-cert";
+
+	if (ip == NULL) {
+		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
+				   "temporary failure", error);
+		return;
+	}
+	auth_request_set_field(request, "proxy", "y", NULL);
+	auth_request_set_field(request, "host", domain->legacy_host, NULL);
+	auth_request_set_field(request, "hostip", net_ip2addr(ip), NULL);
+	auth_request_set_field(request, "port",
+		dec2str(migrate_login_legacy_port(login)), NULL);
+	if (domain->tls == MIGRATE_TLS_IMPLICIT)
+		auth_request_set_field(request, "ssl", cert, NULL);
+	else if (domain->tls == MIGRATE_TLS_STARTTLS)
+		auth_request_set_field(request, "starttls", cert, NULL);
+	auth_request_set_field(request, "destuser",
+			       migrate_login_legacy_user(login), NULL);
+	auth_request_set_field(request, "proxy_not_trusted", "y", NULL);
+	auth_request_set_field(request, "proxy_timeout",
+			       dec2str(config->proxy_timeout_secs), NULL);
+	migrate_login_succeed(login, "proxied to the legacy server",
+			      migrate_account_state_name(login->account.state));
+}
+
+/* A login whose password is right: what the account's state gives. */
+void migrate_login_answer(struct migrate_login *login)
+{
+	struct migrate_auth *auth = login->module->auth;
+	const char *state = migrate_account_state_name(login->account.state);
+
+	switch (login->account.state) {
+	case MIGRATE_STATE_MIGRATED:
+	case MIGRATE_STATE_PASSWORDS_ONLY:
+		migrate_login_succeed(login, "local login", state);
+		return;
+	case MIGRATE_STATE_CUTOVER:
+		migrate_login_refuse(login, CUTOVER_MESSAGE, state);
+		return;
+	default:
+		break;
+	}
+	switch (auth->config->mode) {
+	case MIGRATE_MODE_REFUSE:
+		migrate_login_refuse(login, auth->config->refuse_message, state);
+		return;
+	case MIGRATE_MODE_LOCAL:
+		migrate_login_succeed(login, "local login while importing", state);
+		return;
+	case MIGRATE_MODE_PROXY:
+		break;
+	}
+	if (!migrate_login_proxyable(login)) {
+		migrate_login_succeed(login,
+			"local login (the legacy server does not speak this protocol)",
+			state);
+		return;
+	}
+	legacy_host_resolve(auth->resolver, login->domain->legacy_host,
+			    authdb_event(login->request), migrate_login_proxy, login);
+}
+
+/* A local session looks its user up in the userdb: such a login is
+   answered once the account is recorded, a proxied or refused one at
+   once. */
+bool migrate_login_needs_account(const struct migrate_login *login)
+{
+	switch (login->module->auth->config->mode) {
+	case MIGRATE_MODE_LOCAL:
+		return TRUE;
+	case MIGRATE_MODE_PROXY:
+		return !migrate_login_proxyable(login);
+	case MIGRATE_MODE_REFUSE:
+		break;
+	}
+	return FALSE;
+}
+
