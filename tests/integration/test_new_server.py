@@ -95,14 +95,19 @@ class NewServerTest(ServerTestCase):
         proc = procs.Proc(srv.wrapper + ["dovecot", "-F", "-c", srv.conf],
                           "dovecot-new", log_path=os.path.join(self.root, "out"))
         procs.wait_for(lambda: os.path.exists(srv.log_path), 10, "dovecot log")
-        # a client connecting makes the master start the auth process
-        try:
-            socket.create_connection(("127.0.0.1", srv.port_imap), timeout=2).close()
-        except OSError:
-            pass
-        procs.wait_for(lambda: "auth: Fatal: migrate: %s:%d: unknown key "
-                       "'legacy_hots' in [domain example.test]" % (srv.migrate_conf, bad_line)
-                       in srv.log_text(), 15, "auth fatal in the log")
+        fatal = ("auth: Fatal: migrate: %s:%d: unknown key 'legacy_hots' in "
+                 "[domain example.test]" % (srv.migrate_conf, bad_line))
+
+        def auth_died():
+            # a client connecting makes the master start the auth process;
+            # until the listener is up, connecting again is the way
+            try:
+                socket.create_connection(("127.0.0.1", srv.port_imap),
+                                         timeout=2).close()
+            except OSError:
+                pass
+            return fatal in srv.log_text()
+        procs.wait_for(auth_died, 15, "auth fatal in the log")
         proc.stop()
 
 
