@@ -63,6 +63,7 @@ static const struct key_def global_keys[] = {
 	GN(proxy_timeout_secs, 600),
 	GN(hash_threads, 256),
 	GE(cutover, cutover_names),
+	GN(imports_per_legacy_host, 1024),
 	GN(cutover_pass_secs, 86400),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
@@ -346,6 +347,7 @@ static void config_defaults(struct migrate_config *c)
 	c->legacy_timeout_secs = 15;
 	c->proxy_timeout_secs = 10;
 	c->cutover = MIGRATE_CUTOVER_AUTO;
+	c->imports_per_legacy_host = 2;
 	c->cutover_pass_secs = 60;
 	c->refuse_message = xstrdup("Your mailbox is being moved to a new server. "
 				    "Please try again in a few minutes.");

@@ -93,6 +93,9 @@ struct migrate_config {
 	   less than cutover_pass_secs (it has converged: the window in which
 	   logins are refused stays short); manual: doveadm migrate cutover */
 	enum migrate_cutover_policy cutover;
+	/* imports running at once against one legacy host (dsync itself has
+	   no throttle: this protects the old server) */
+	unsigned int imports_per_legacy_host;
 	unsigned int cutover_pass_secs;
 	/* threads hashing and verifying passwords in the auth process;
 	   0: one per CPU */

@@ -48,6 +48,8 @@
 #define WORKER_COUNT_SECS 5
 #define WORKER_IDLE_MSECS 1000
 #define WORKER_POLL_MSECS 100
+/* a job whose legacy host is at imports_per_legacy_host waits this long */
+#define WORKER_HOST_BUSY_SECS 2
 
 enum import_step {
 	STEP_COUNT_LEGACY,
@@ -57,6 +59,8 @@ enum import_step {
 
 struct import_job {
 	char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
+	/* its domain's legacy_host (config memory), for the per-host cap */
+	const char *legacy_host;
 	enum migrate_protocol protocol;
 	enum import_step step;
 	struct child main;
@@ -76,6 +80,9 @@ struct worker {
 	bool once;
 	ARRAY(struct import_job) jobs;
 	unsigned int synced, migrated, failed;
+	/* jobs put back because their legacy host was busy come due by then
+	   (--once waits for them) */
+	time_t deferred_until;
 };
 
 static void worker_store_error(const char *what, const char *error)
@@ -309,6 +316,44 @@ static void worker_job_count(struct worker *worker, struct import_job *job)
 		job->counted = time(NULL);
 }
 
+static unsigned int worker_host_imports(struct worker *worker, const char *host)
+{
+	const struct import_job *job;
+	unsigned int count = 0;
+
+	array_foreach(&worker->jobs, job) {
+		if (job->legacy_host != NULL && strcmp(job->legacy_host, host) == 0)
+			count++;
+	}
+	return count;
+}
+
+/* The account's legacy host already runs imports_per_legacy_host
+   imports: the job goes back to the queue for a moment. */
+static bool worker_host_busy(struct worker *worker, struct import_job *job,
+			     const struct migrate_account *account)
+{
+	const struct migrate_domain *domain =
+		migrate_config_find_domain(worker->config, account->domain);
+	char error[512];
+	time_t due;
+
+	job->legacy_host = domain == NULL ? NULL : domain->legacy_host;
+	if (job->legacy_host == NULL ||
+	    worker_host_imports(worker, job->legacy_host) <
+	    worker->config->imports_per_legacy_host)
+		return FALSE;
+	due = time(NULL) + WORKER_HOST_BUSY_SECS;
+	if (migrate_store_queue_release(worker->store, job->address, getpid(),
+					due, error, sizeof(error)) < 0)
+		worker_store_error(job->address, error);
+	worker->deferred_until = I_MAX(worker->deferred_until, due);
+	i_info("migrate worker: %s: deferred, legacy host %s runs %u imports "
+	       "(imports_per_legacy_host)", job->address, job->legacy_host,
+	       worker->config->imports_per_legacy_host);
+	return TRUE;
+}
+
 /* Moves a taken account to importing. FALSE when it cannot be imported
    now (the job is given back or dropped). */
 static bool worker_job_begin(struct worker *worker, struct import_job *job)
@@ -339,8 +384,12 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 	}
 	switch (account.state) {
 	case MIGRATE_STATE_QUEUED:
+		if (worker_host_busy(worker, job, &account))
+			return FALSE;
 		break;
 	case MIGRATE_STATE_IMPORTING:
+		if (worker_host_busy(worker, job, &account))
+			return FALSE;
 		/* its worker died mid-pass: the pass is redone, exactly */
 		i_info("migrate worker: %s: resuming an interrupted import",
 		       job->address);
@@ -449,7 +498,8 @@ static void worker_run(struct worker *worker)
 		idle = FALSE;
 		while (array_count(&worker->jobs) < worker->max_jobs && !idle)
 			idle = !worker_start_one(worker);
-		if (worker->once && idle && array_count(&worker->jobs) == 0)
+		if (worker->once && idle && array_count(&worker->jobs) == 0 &&
+		    time(NULL) >= worker->deferred_until)
 			break;
 		usleep((array_count(&worker->jobs) > 0 ? WORKER_POLL_MSECS :
 			WORKER_IDLE_MSECS) * 1000);

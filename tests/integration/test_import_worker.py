@@ -283,6 +283,33 @@ class ImportWorkerTest(CaptureCase):
         self.assertEqual(self.worker_log.count("pass failed, trying again"), 2)
         self.assertTrue(self.identical(legacy, new, user))
 
+    def test_imports_per_legacy_host(self):
+        """imports_per_legacy_host = 1: with room for three jobs, the worker
+        still runs one import at a time against the one legacy host."""
+        users = ["h%d@%s" % (i, DOMAIN) for i in range(3)]
+        legacy = self.legacy_server(users)
+        for seed, user in enumerate(users, 61):
+            c = legacy.imap(user)
+            corpus.load_imap(c, corpus.generate(seed, "small"))
+            c.logout()
+        new = self.new(legacy, settings=dict(MANUAL, imports_per_legacy_host="1"))
+        for user in users:
+            self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+            self.account(new, user)
+        self.assertEqual(self.worker(new, "-j", "3"),
+                         {u: ["synced", ""] for u in users})
+        self.assertIn("deferred, legacy host 127.0.0.1 runs 1 imports", self.worker_log)
+        # each import starts only after the one before it is done
+        running = 0
+        for line in self.worker_log.splitlines():
+            if ": import started" in line:
+                running += 1
+                self.assertEqual(running, 1, self.worker_log)
+            elif "import pass done" in line:
+                running -= 1
+        for user in users:
+            self.assertTrue(self.identical(legacy, new, user), user)
+
     def test_worker_under_valgrind(self):
         """The doveadm plugin's worker under valgrind, one account synced
         and one refused: no memory errors, no leaks."""
