@@ -227,6 +227,26 @@ class ImportWorkerTest(CaptureCase):
             session.noop()
         self.assertTrue(self.identical(legacy, new, user))
 
+    def test_auto_cutover_waits_for_a_short_pass(self):
+        """cutover_pass_secs = 1 and an 80 MB mailbox: the first pass is
+        long, so another runs before the cut-over (whose last pass is one
+        more)."""
+        user = "slow@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(71, "big"))
+        c.logout()
+        new = self.new(legacy, settings={"cutover_pass_secs": "1"})
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        self.assertEqual(self.worker(new), {user: ["migrated", ""]})
+        row = self.status(new, "-u", user)
+        self.assertEqual(row["state"], "migrated")
+        # first pass, at least one more before the cut-over, the last one
+        self.assertGreaterEqual(int(row["passes"]), 3)
+        self.assertLessEqual(int(row["passes"]), 6)
+        self.assertTrue(self.identical(legacy, new, user))
+
     def test_kill_9_mid_import_resumes_exactly(self):
         """The worker killed with -9 at several points of a large import
         (its dsync child dies with it); the next worker resumes the job
