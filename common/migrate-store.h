@@ -75,6 +75,14 @@ struct migrate_stats {
 };
 
 struct migrate_store;
+struct migrate_config;
+
+/* The settings for the store migrate.conf names ("store"), with the
+   access asked for; a writer also gets store_user and store_group, the
+   owners of a store it creates. */
+void migrate_store_settings_from_config(struct migrate_store_settings *set_r,
+					const struct migrate_config *config,
+					enum migrate_store_access access);
 
 int migrate_store_open(const struct migrate_store_settings *set,
 		       struct migrate_store **store_r,

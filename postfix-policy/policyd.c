@@ -23,9 +23,7 @@ struct migrate_store *policyd_store(struct policyd *d)
 	now = time(NULL);
 	if (now < d->store_retry_at)
 		return NULL;
-	memset(&set, 0, sizeof(set));
-	set.path = d->config->store;
-	set.access = MIGRATE_STORE_READ_ROUTING;
+	migrate_store_settings_from_config(&set, d->config, MIGRATE_STORE_READ_ROUTING);
 	if (migrate_store_open(&set, &d->store, error, sizeof(error)) < 0) {
 		d->store = NULL;
 		d->store_retry_at = now + STORE_RETRY_SECS;

@@ -127,11 +127,7 @@ struct migrate_store *migrate_auth_store(struct migrate_auth *auth,
 
 	if (auth->store != NULL)
 		return auth->store;
-	memset(&set, 0, sizeof(set));
-	set.path = auth->config->store;
-	set.access = MIGRATE_STORE_WRITE;
-	set.owner_user = auth->config->store_user;
-	set.routing_group = auth->config->store_group;
+	migrate_store_settings_from_config(&set, auth->config, MIGRATE_STORE_WRITE);
 	if (migrate_store_open(&set, &auth->store, error, error_size) < 0)
 		return NULL;
 	return auth->store;

@@ -187,11 +187,7 @@ void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 		return;
 	}
 	dovecot_config = master_service_get_config_path(master_service);
-	i_zero(&set);
-	set.path = config->store;
-	set.access = MIGRATE_STORE_WRITE;
-	set.owner_user = config->store_user;
-	set.routing_group = config->store_group;
+	migrate_store_settings_from_config(&set, config, MIGRATE_STORE_WRITE);
 	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0) {
 		i_error("%s", error);
 		doveadm_exit_code = EX_TEMPFAIL;

@@ -120,9 +120,7 @@ void cmd_migrate_status(struct doveadm_cmd_context *cctx)
 	if ((config = doveadm_migrate_cmd_config(cctx)) == NULL)
 		return;
 	(void)doveadm_cmd_param_str(cctx, "user", &user);
-	i_zero(&set);
-	set.path = config->store;
-	set.access = MIGRATE_STORE_READ_ROUTING;
+	migrate_store_settings_from_config(&set, config, MIGRATE_STORE_READ_ROUTING);
 	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0) {
 		i_error("%s", error);
 		doveadm_exit_code = EX_TEMPFAIL;

@@ -526,11 +526,7 @@ void cmd_migrate_worker(struct doveadm_cmd_context *cctx)
 	worker.max_jobs = jobs > 0 ? (unsigned int)jobs : worker.config->workers;
 	worker.dovecot_config = master_service_get_config_path(master_service);
 
-	i_zero(&set);
-	set.path = worker.config->store;
-	set.access = MIGRATE_STORE_WRITE;
-	set.owner_user = worker.config->store_user;
-	set.routing_group = worker.config->store_group;
+	migrate_store_settings_from_config(&set, worker.config, MIGRATE_STORE_WRITE);
 	if (migrate_store_open(&set, &worker.store, error, sizeof(error)) < 0) {
 		i_error("%s", error);
 		doveadm_exit_code = EX_TEMPFAIL;
