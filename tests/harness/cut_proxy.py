@@ -1,56 +1,42 @@
 """A TCP proxy on 127.0.0.1 in front of a real server that cuts a
 connection once `after_bytes` bytes have come from the server, `cuts`
 times in all: a legacy server whose connection drops in the middle of an
-import. Runs in
-threads of the test process; stop() closes everything."""
+import."""
 import socket
 import threading
 
-from . import procs
+from .loopback import LoopbackListener
 
 
-class CutProxy:
+class CutProxy(LoopbackListener):
     def __init__(self, target_port, after_bytes, cuts=1, refuse_after_cut=0):
         """refuse_after_cut: after each cut, close this many new
         connections at once (the server stays away for a moment)."""
         self.target_port = target_port
-        self.refuse_after_cut = refuse_after_cut
-        self.refusing = 0
         self.after_bytes = after_bytes
         self.cuts = cuts
         self.cut = 0
-        self.port = procs.free_port()
-        self._lock = threading.Lock()
-        self._socks = []
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", self.port))
-        self._sock.listen(64)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        self.refuse_after_cut = refuse_after_cut
+        self.refusing = 0
+        self._state_lock = threading.Lock()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self._sock.accept()
-            except OSError:
-                return
-            with self._lock:
-                refuse = self.refusing > 0
-                self.refusing -= 1 if refuse else 0
-            if refuse:
-                client.close()
-                continue
-            server = socket.create_connection(("127.0.0.1", self.target_port))
-            with self._lock:
-                self._socks += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, False),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, True),
-                             daemon=True).start()
+    def handle(self, client):
+        with self._state_lock:
+            refuse = self.refusing > 0
+            self.refusing -= 1 if refuse else 0
+        if refuse:
+            client.close()
+            return
+        server = socket.create_connection(("127.0.0.1", self.target_port))
+        self.keep(client, server)
+        threading.Thread(target=self._pump, args=(client, server, False),
+                         daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, True),
+                         daemon=True).start()
 
     def _cut_now(self, sent):
-        with self._lock:
+        with self._state_lock:
             if sent <= self.after_bytes or self.cut >= self.cuts:
                 return False
             self.cut += 1
@@ -75,15 +61,3 @@ class CutProxy:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-
-    def stop(self):
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
-        self._thread.join(5)
-        with self._lock:
-            for s in self._socks:
-                s.close()
-            self._socks = []
