@@ -249,7 +249,9 @@ int migrate_store_account_forget(struct migrate_store *store, const char *addres
 	/* the account first: a crash in between leaves an orphan secret */
 	ret = store_write(store, &store->routing, do_account_forget, &op, error, error_size);
 	if (ret < 0 ||
-	    store_write(store, &store->secrets, store_secret_delete_txn, &sop, error, error_size) < 0)
+	    store_write(store, &store->secrets, store_secret_delete_txn, &sop, error, error_size) < 0 ||
+	    (store->access == MIGRATE_STORE_WRITE &&
+	     migrate_store_ledger_forget(store, address, error, error_size) < 0))
 		return -1;
 	return ret;
 }

@@ -273,3 +273,99 @@ int migrate_alias_decode(const unsigned char *data, size_t size,
 		r.bad = true;
 	return finish(&r);
 }
+
+size_t migrate_ledger_account_encode(const struct migrate_ledger_account *a,
+				     unsigned char out[MIGRATE_LEDGER_ACCOUNT_RECORD_SIZE])
+{
+	unsigned char *p = out;
+
+	*p++ = CODEC_VERSION;
+	*p++ = (unsigned char)a->engine;
+	put_u64(&p, (uint64_t)a->sweep_due);
+	put_u64(&p, (uint64_t)a->last_sweep);
+	put_u64(&p, a->swept_messages);
+	*p++ = a->finished ? 1 : 0;
+	return (size_t)(p - out);
+}
+
+int migrate_ledger_account_decode(const unsigned char *data, size_t size,
+				  struct migrate_ledger_account *a)
+{
+	struct reader r = reader_init(data, size);
+	const unsigned char *engine = take(&r, 1);
+	const unsigned char *finished;
+
+	memset(a, 0, sizeof(*a));
+	if (engine != NULL && *engine <= MIGRATE_ENGINE_COPIER)
+		a->engine = (enum migrate_ledger_engine)*engine;
+	else
+		r.bad = true;
+	a->sweep_due = (int64_t)get_u64(&r);
+	a->last_sweep = (int64_t)get_u64(&r);
+	a->swept_messages = get_u64(&r);
+	finished = take(&r, 1);
+	a->finished = finished != NULL && *finished != 0;
+	return finish(&r);
+}
+
+size_t migrate_ledger_folder_encode(const struct migrate_ledger_folder *f,
+				    unsigned char out[MIGRATE_LEDGER_FOLDER_RECORD_MAX])
+{
+	unsigned char *p = out;
+
+	*p++ = CODEC_VERSION;
+	put_bytes(&p, f->legacy, strnlen(f->legacy, MIGRATE_LEDGER_FOLDER_MAX));
+	put_bytes(&p, f->local, strnlen(f->local, MIGRATE_LEDGER_FOLDER_MAX));
+	put_u32(&p, f->uidvalidity);
+	put_u32(&p, f->dsync_below);
+	*p++ = f->seeded ? 1 : 0;
+	return (size_t)(p - out);
+}
+
+int migrate_ledger_folder_decode(const unsigned char *data, size_t size,
+				 struct migrate_ledger_folder *f)
+{
+	struct reader r = reader_init(data, size);
+	const unsigned char *seeded;
+
+	memset(f, 0, sizeof(*f));
+	get_string(&r, f->legacy, MIGRATE_LEDGER_FOLDER_MAX);
+	get_string(&r, f->local, MIGRATE_LEDGER_FOLDER_MAX);
+	f->uidvalidity = get_u32(&r);
+	f->dsync_below = get_u32(&r);
+	seeded = take(&r, 1);
+	f->seeded = seeded != NULL && *seeded != 0;
+	return finish(&r);
+}
+
+size_t migrate_ledger_message_encode(const struct migrate_ledger_message *m,
+				     unsigned char out[MIGRATE_LEDGER_MESSAGE_RECORD_MAX])
+{
+	unsigned char *p = out;
+
+	*p++ = CODEC_VERSION;
+	*p++ = m->pending ? 1 : 0;
+	put_u32(&p, m->local_uid);
+	put_bytes(&p, m->local, strnlen(m->local, MIGRATE_LEDGER_FOLDER_MAX));
+	put_bytes(&p, m->message_id, strnlen(m->message_id, MIGRATE_LEDGER_MESSAGE_ID_MAX));
+	memcpy(p, m->sha256, MIGRATE_LEDGER_HASH_SIZE);
+	p += MIGRATE_LEDGER_HASH_SIZE;
+	return (size_t)(p - out);
+}
+
+int migrate_ledger_message_decode(const unsigned char *data, size_t size,
+				  struct migrate_ledger_message *m)
+{
+	struct reader r = reader_init(data, size);
+	const unsigned char *pending = take(&r, 1), *hash;
+
+	memset(m, 0, sizeof(*m));
+	m->pending = pending != NULL && *pending != 0;
+	m->local_uid = get_u32(&r);
+	get_string(&r, m->local, MIGRATE_LEDGER_FOLDER_MAX);
+	get_string(&r, m->message_id, MIGRATE_LEDGER_MESSAGE_ID_MAX);
+	hash = take(&r, MIGRATE_LEDGER_HASH_SIZE);
+	if (hash != NULL)
+		memcpy(m->sha256, hash, MIGRATE_LEDGER_HASH_SIZE);
+	return finish(&r);
+}

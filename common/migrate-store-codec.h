@@ -52,4 +52,27 @@ size_t migrate_alias_encode(const struct migrate_alias *alias,
 int migrate_alias_decode(const unsigned char *data, size_t size,
 			 struct migrate_alias *alias_r);
 
+/* The ledger's records (the legacy folder and message keys are in the
+   LMDB key, see migrate-store-ledger.c). */
+#define MIGRATE_LEDGER_ACCOUNT_RECORD_SIZE (1 + 1 + 8 + 8 + 8 + 1)
+#define MIGRATE_LEDGER_FOLDER_RECORD_MAX \
+	(1 + 2 * (2 + MIGRATE_LEDGER_FOLDER_MAX) + 4 + 4 + 1)
+#define MIGRATE_LEDGER_MESSAGE_RECORD_MAX \
+	(1 + 1 + 4 + 2 + MIGRATE_LEDGER_FOLDER_MAX + 2 + \
+	 MIGRATE_LEDGER_MESSAGE_ID_MAX + MIGRATE_LEDGER_HASH_SIZE)
+
+size_t migrate_ledger_account_encode(const struct migrate_ledger_account *account,
+				     unsigned char out[MIGRATE_LEDGER_ACCOUNT_RECORD_SIZE]);
+int migrate_ledger_account_decode(const unsigned char *data, size_t size,
+				  struct migrate_ledger_account *account_r);
+size_t migrate_ledger_folder_encode(const struct migrate_ledger_folder *folder,
+				    unsigned char out[MIGRATE_LEDGER_FOLDER_RECORD_MAX]);
+int migrate_ledger_folder_decode(const unsigned char *data, size_t size,
+				 struct migrate_ledger_folder *folder_r);
+/* Everything but the legacy key (uidvalidity, uid, uidl). */
+size_t migrate_ledger_message_encode(const struct migrate_ledger_message *message,
+				     unsigned char out[MIGRATE_LEDGER_MESSAGE_RECORD_MAX]);
+int migrate_ledger_message_decode(const unsigned char *data, size_t size,
+				  struct migrate_ledger_message *message_r);
+
 #endif

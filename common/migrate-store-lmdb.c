@@ -2,7 +2,8 @@
 
    Layout: <store>/routing/{data,lock}.mdb with the named databases
    "accounts", "aliases", "queue", "queue_order" and "meta" (schema version,
-   statistics), and <store>/secrets/{data,lock}.mdb with "secrets".
+   statistics), and <store>/secrets/{data,lock}.mdb with "secrets" and
+   "ledger" (import ledger and sweep schedule, migrate-store-ledger.c).
 
    Every change is one write transaction; LMDB gives one writer at a time and
    readers that never wait. A full map is grown and the transaction retried,
@@ -415,7 +416,8 @@ static int open_secrets_db(struct migrate_store *store, char *error, size_t erro
 
 	if (rc != 0)
 		return store_fail(error, error_size, "store: %s", mdb_strerror(rc));
-	if (open_dbi(txn, "secrets", true, &store->secret_db, error, error_size) < 0) {
+	if (open_dbi(txn, "secrets", true, &store->secret_db, error, error_size) < 0 ||
+	    open_dbi(txn, "ledger", true, &store->ledger, error, error_size) < 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}

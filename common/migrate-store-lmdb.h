@@ -22,6 +22,8 @@ struct migrate_store {
 	enum migrate_store_access access;
 	struct lmdb_env routing, secrets;
 	MDB_dbi accounts, aliases, queue, queue_order, meta, secret_db;
+	/* the import ledger and sweep schedule (migrate-store-ledger.c) */
+	MDB_dbi ledger;
 	/* index: state byte + address -> nothing (schema 2) */
 	MDB_dbi by_state;
 	bool by_state_ok;	/* a reader of a schema-1 store has none */
@@ -102,6 +104,8 @@ int store_queue_remove(struct store_txn *t, const char *address);
 int store_queue_add(struct store_txn *t, const char *address, uint8_t priority,
 		    int64_t not_before);
 
+/* -1 (and why) unless the secrets environment is open here */
+int store_need_secrets(struct migrate_store *store, char *error, size_t error_size);
 int store_secret_set_txn(struct store_txn *t, void *context);
 int store_secret_delete_txn(struct store_txn *t, void *context);
 int store_remove_orphan_secrets(struct migrate_store *store, char *error, size_t error_size);

@@ -44,7 +44,7 @@ static int do_secret_get(struct store_txn *t, void *context)
 	return 1;
 }
 
-static int need_secrets(struct migrate_store *store, char *error, size_t error_size)
+int store_need_secrets(struct migrate_store *store, char *error, size_t error_size)
 {
 	if (store->access != MIGRATE_STORE_WRITE)
 		return store_fail(error, error_size, "store: secrets are not open in this process");
@@ -57,7 +57,7 @@ int migrate_store_secret_get(struct migrate_store *store, const char *address,
 {
 	struct secret_op op = { .address = address, .secret_r = secret_r };
 
-	if (need_secrets(store, error, error_size) < 0 ||
+	if (store_need_secrets(store, error, error_size) < 0 ||
 	    store_check_address(address, error, error_size) < 0)
 		return -1;
 	return store_read(store, &store->secrets, do_secret_get, &op, error, error_size);
@@ -69,7 +69,7 @@ int migrate_store_secret_set(struct migrate_store *store, const char *address,
 {
 	struct secret_op op = { .address = address, .secret = secret };
 
-	if (need_secrets(store, error, error_size) < 0 ||
+	if (store_need_secrets(store, error, error_size) < 0 ||
 	    store_check_address(address, error, error_size) < 0)
 		return -1;
 	op.created = store->now();
@@ -115,7 +115,7 @@ int migrate_store_secrets_wipe_credentials(struct migrate_store *store,
 {
 	struct secret_op op = { .address = NULL };
 
-	if (need_secrets(store, error, error_size) < 0)
+	if (store_need_secrets(store, error, error_size) < 0)
 		return -1;
 	return store_write(store, &store->secrets, do_wipe_credentials, &op, error, error_size);
 }

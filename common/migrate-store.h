@@ -114,7 +114,8 @@ int migrate_store_account_set_progress(struct migrate_store *store,
 				       const char *address,
 				       const struct migrate_account_progress *progress,
 				       char *error, size_t error_size);
-/* Removes the account, its secret, its queue entry and its aliases.
+/* Removes the account, its secret, its ledger, its queue entry and its
+   aliases.
    1 removed, 0 unknown. */
 int migrate_store_account_forget(struct migrate_store *store, const char *address,
 				 char *error, size_t error_size);
@@ -144,6 +145,111 @@ int migrate_store_secret_set(struct migrate_store *store, const char *address,
    Returns how many were wiped. */
 int migrate_store_secrets_wipe_credentials(struct migrate_store *store,
 					   char *error, size_t error_size);
+
+/* The import ledger (secrets environment: the Dovecot side only). Every
+   legacy message the project has placed locally, by dsync before the
+   cut-over or by the ledger copier after it, so that a later sweep copies
+   only what the ledger does not know, exactly once.
+
+   Per account and legacy folder: a folder record (its UIDVALIDITY as last
+   seen, its local folder, and the cut-over watermark below which dsync
+   placed every legacy UID); per message: the legacy key (UIDVALIDITY and
+   UID, or the POP3 UIDL) -> local folder and UID, Message-ID and a SHA-256
+   of the bytes; per content hash: that it is known in the folder (what
+   matches messages again when the legacy UIDVALIDITY changed). */
+#define MIGRATE_LEDGER_FOLDER_MAX 1000
+#define MIGRATE_LEDGER_UIDL_MAX 128
+#define MIGRATE_LEDGER_MESSAGE_ID_MAX 250
+#define MIGRATE_LEDGER_HASH_SIZE 32
+
+enum migrate_ledger_engine {
+	MIGRATE_ENGINE_NONE = 0,	/* no pass yet */
+	MIGRATE_ENGINE_DSYNC,		/* exact passes while proxied */
+	MIGRATE_ENGINE_COPIER,		/* the ledger copier (local, refuse) */
+};
+
+/* What the ledger knows of one account as a whole. */
+struct migrate_ledger_account {
+	enum migrate_ledger_engine engine;
+	int64_t sweep_due;		/* the next sweep; 0: none scheduled */
+	int64_t last_sweep;		/* when a sweep last completed; 0: never */
+	uint64_t swept_messages;	/* copied by sweeps so far */
+	bool finished;			/* `finish` completed for it */
+};
+
+struct migrate_ledger_folder {
+	char legacy[MIGRATE_LEDGER_FOLDER_MAX + 1];
+	char local[MIGRATE_LEDGER_FOLDER_MAX + 1];
+	uint32_t uidvalidity;		/* 0 for POP3 */
+	/* legacy UIDs below this (under uidvalidity) were placed by dsync;
+	   0: none */
+	uint32_t dsync_below;
+	bool seeded;			/* those have message records now */
+};
+
+struct migrate_ledger_message {
+	/* the legacy message: uidvalidity and uid (IMAP) or uidl (POP3) */
+	uint32_t uidvalidity, uid;
+	char uidl[MIGRATE_LEDGER_UIDL_MAX + 1];
+	/* written before the local save committed: local_uid is the local
+	   UIDNEXT before the save, and the copy may or may not exist */
+	bool pending;
+	uint32_t local_uid;
+	char local[MIGRATE_LEDGER_FOLDER_MAX + 1];
+	char message_id[MIGRATE_LEDGER_MESSAGE_ID_MAX + 1];
+	unsigned char sha256[MIGRATE_LEDGER_HASH_SIZE];
+};
+
+/* 1 found, 0 none (all zero then). */
+int migrate_store_ledger_account_get(struct migrate_store *store, const char *address,
+				     struct migrate_ledger_account *account_r,
+				     char *error, size_t error_size);
+/* Also keeps the sweep schedule's index in step with sweep_due. */
+int migrate_store_ledger_account_set(struct migrate_store *store, const char *address,
+				     const struct migrate_ledger_account *account,
+				     char *error, size_t error_size);
+/* The account whose sweep is due first, if due by now: 1 and its address
+   (its sweep_due moved to now + lease_secs, so a crashed sweeper's job
+   comes back), 0 when none is due. */
+int migrate_store_sweep_take(struct migrate_store *store, unsigned int lease_secs,
+			     char address_r[MIGRATE_ACCOUNT_ADDRESS_MAX + 1],
+			     char *error, size_t error_size);
+
+int migrate_store_ledger_folder_get(struct migrate_store *store, const char *address,
+				    const char *legacy,
+				    struct migrate_ledger_folder *folder_r,
+				    char *error, size_t error_size);
+int migrate_store_ledger_folder_set(struct migrate_store *store, const char *address,
+				    const struct migrate_ledger_folder *folder,
+				    char *error, size_t error_size);
+/* Every message record of one legacy folder; fn returns non-zero to stop. */
+typedef int migrate_ledger_message_fn(const struct migrate_ledger_message *message,
+				      void *context);
+int migrate_store_ledger_messages(struct migrate_store *store, const char *address,
+				  const char *legacy, migrate_ledger_message_fn *fn,
+				  void *context, char *error, size_t error_size);
+/* Records messages of one legacy folder (replacing pending records of the
+   same keys) and their content hashes, in one transaction. */
+int migrate_store_ledger_put(struct migrate_store *store, const char *address,
+			     const char *legacy,
+			     const struct migrate_ledger_message *messages,
+			     unsigned int count, char *error, size_t error_size);
+/* Drops a pending record whose copy never committed. */
+int migrate_store_ledger_drop(struct migrate_store *store, const char *address,
+			      const char *legacy,
+			      const struct migrate_ledger_message *message,
+			      char *error, size_t error_size);
+/* 1 when a message with these bytes was placed from this legacy folder. */
+int migrate_store_ledger_hash_known(struct migrate_store *store, const char *address,
+				    const char *legacy,
+				    const unsigned char sha256[MIGRATE_LEDGER_HASH_SIZE],
+				    char *error, size_t error_size);
+/* Every ledger record of the account (forget). */
+int migrate_store_ledger_forget(struct migrate_store *store, const char *address,
+				char *error, size_t error_size);
+/* Message records of the account, pending ones included. */
+int migrate_store_ledger_count(struct migrate_store *store, const char *address,
+			       uint64_t *messages_r, char *error, size_t error_size);
 
 /* Aliases: 1 created, 0 already pointing at that account. */
 int migrate_store_alias_set(struct migrate_store *store,

@@ -1,5 +1,5 @@
 /* Unit tests for the state store (common/migrate-store*.c): the state
-   machine, secrets, aliases, the queue with leases, permissions, map
+   machine, secrets, aliases, the import ledger, the queue with leases, permissions, map
    growth, readers beside a writer, and kill -9 of a writer. */
 
 #include "lib.h"
@@ -591,11 +591,145 @@ static void test_store_reader_beside_writer(void)
 	test_end();
 }
 
+struct ledger_seen {
+	unsigned int imap, pop3, pending;
+	uint32_t max_uid;
+};
+
+static int ledger_seen_one(const struct migrate_ledger_message *m, void *context)
+{
+	struct ledger_seen *seen = context;
+
+	if (m->uidl[0] != '\0')
+		seen->pop3++;
+	else
+		seen->imap++;
+	seen->pending += m->pending ? 1 : 0;
+	if (m->uid > seen->max_uid)
+		seen->max_uid = m->uid;
+	return 0;
+}
+
+static struct migrate_ledger_message ledger_message(uint32_t uid, const char *uidl,
+						    bool pending)
+{
+	struct migrate_ledger_message m;
+
+	i_zero(&m);
+	m.uidvalidity = 1234;
+	m.uid = uid;
+	i_snprintf(m.uidl, sizeof(m.uidl), "%s", uidl);
+	m.pending = pending;
+	m.local_uid = 100 + uid;
+	i_snprintf(m.local, sizeof(m.local), "INBOX");
+	i_snprintf(m.message_id, sizeof(m.message_id), "<%u@example.com>", uid);
+	memset(m.sha256, (int)uid, sizeof(m.sha256));
+	return m;
+}
+
+static void test_store_ledger(void)
+{
+	struct migrate_store *store;
+	struct migrate_ledger_folder f, got;
+	struct migrate_ledger_message msgs[3];
+	struct migrate_ledger_account la;
+	struct ledger_seen seen;
+	char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
+	unsigned char hash[MIGRATE_LEDGER_HASH_SIZE];
+	uint64_t count;
+
+	test_begin("store: ledger, sweep schedule");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(create(store, "a@example.com", MIGRATE_STATE_QUEUED) == 1);
+
+	/* folders: the whole legacy name round-trips, a long one too */
+	i_zero(&f);
+	i_snprintf(f.legacy, sizeof(f.legacy), "Itens Enviados");
+	i_snprintf(f.local, sizeof(f.local), "Sent");
+	f.uidvalidity = 1234;
+	f.dsync_below = 57;
+	test_assert(migrate_store_ledger_folder_get(store, "a@example.com", "Itens Enviados", &got, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_folder_set(store, "a@example.com", &f, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_folder_get(store, "a@example.com", "Itens Enviados", &got, error, sizeof(error)) == 1);
+	test_assert_strcmp(got.local, "Sent");
+	test_assert(got.uidvalidity == 1234 && got.dsync_below == 57 && !got.seeded);
+	memset(f.legacy, 'x', MIGRATE_LEDGER_FOLDER_MAX);
+	f.legacy[MIGRATE_LEDGER_FOLDER_MAX] = '\0';
+	test_assert(migrate_store_ledger_folder_set(store, "a@example.com", &f, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_folder_get(store, "a@example.com", f.legacy, &got, error, sizeof(error)) == 1);
+	test_assert(strlen(got.legacy) == MIGRATE_LEDGER_FOLDER_MAX);
+	f.local[0] = '\0';
+	test_assert(migrate_store_ledger_folder_set(store, "a@example.com", &f, error, sizeof(error)) < 0);
+
+	/* messages: IMAP keys and a POP3 UIDL; a pending one has no hash yet */
+	msgs[0] = ledger_message(5, "", FALSE);
+	msgs[1] = ledger_message(6, "", TRUE);
+	msgs[2] = ledger_message(0, "UID7-1699999999", FALSE);
+	test_assert(migrate_store_ledger_put(store, "a@example.com", "INBOX", msgs, 3, error, sizeof(error)) == 0);
+	i_zero(&seen);
+	test_assert(migrate_store_ledger_messages(store, "a@example.com", "INBOX", ledger_seen_one, &seen, error, sizeof(error)) == 0);
+	test_assert(seen.imap == 2 && seen.pop3 == 1 && seen.pending == 1 && seen.max_uid == 6);
+	memset(hash, 5, sizeof(hash));
+	test_assert(migrate_store_ledger_hash_known(store, "a@example.com", "INBOX", hash, error, sizeof(error)) == 1);
+	test_assert(migrate_store_ledger_hash_known(store, "a@example.com", "Sent", hash, error, sizeof(error)) == 0);
+	memset(hash, 6, sizeof(hash));
+	test_assert(migrate_store_ledger_hash_known(store, "a@example.com", "INBOX", hash, error, sizeof(error)) == 0);
+	/* the pending one confirmed: same key, now with its hash */
+	msgs[1].pending = FALSE;
+	test_assert(migrate_store_ledger_put(store, "a@example.com", "INBOX", &msgs[1], 1, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_hash_known(store, "a@example.com", "INBOX", hash, error, sizeof(error)) == 1);
+	test_assert(migrate_store_ledger_drop(store, "a@example.com", "INBOX", &msgs[0], error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_count(store, "a@example.com", &count, error, sizeof(error)) == 0 && count == 2);
+	i_zero(&seen);
+	test_assert(migrate_store_ledger_messages(store, "a@example.com", "Sent", ledger_seen_one, &seen, error, sizeof(error)) == 0);
+	test_assert(seen.imap == 0 && seen.pop3 == 0);
+
+	/* the sweep schedule: earliest first, only when due, leased */
+	test_assert(create(store, "b@example.com", MIGRATE_STATE_QUEUED) == 1);
+	i_zero(&la);
+	la.engine = MIGRATE_ENGINE_DSYNC;
+	la.sweep_due = fake_now + 60;
+	test_assert(migrate_store_ledger_account_set(store, "a@example.com", &la, error, sizeof(error)) == 0);
+	la.sweep_due = fake_now + 30;
+	test_assert(migrate_store_ledger_account_set(store, "b@example.com", &la, error, sizeof(error)) == 0);
+	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 0);
+	fake_now += 61;
+	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 1);
+	test_assert_strcmp(address, "b@example.com");
+	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 1);
+	test_assert_strcmp(address, "a@example.com");
+	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_account_get(store, "a@example.com", &la, error, sizeof(error)) == 1);
+	test_assert(la.engine == MIGRATE_ENGINE_DSYNC && la.sweep_due == fake_now + 600);
+	/* a finished sweep leaves the schedule */
+	la.sweep_due = 0;
+	la.swept_messages = 3;
+	test_assert(migrate_store_ledger_account_set(store, "a@example.com", &la, error, sizeof(error)) == 0);
+	fake_now += 601;
+	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 1);
+	test_assert_strcmp(address, "b@example.com");
+	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 0);
+
+	/* forget takes the whole ledger with it, schedule included */
+	test_assert(migrate_store_account_forget(store, "a@example.com", error, sizeof(error)) == 1);
+	test_assert(migrate_store_ledger_count(store, "a@example.com", &count, error, sizeof(error)) == 0 && count == 0);
+	test_assert(migrate_store_ledger_account_get(store, "a@example.com", &la, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_folder_get(store, "a@example.com", "Itens Enviados", &got, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_forget(store, "b@example.com", error, sizeof(error)) == 1);
+	fake_now += 601;
+	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 0);
+	test_assert(consistent(store));
+	migrate_store_close(&store);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const tests[])(void) = {
 		test_store_accounts,
 		test_store_secrets_and_aliases,
+		test_store_ledger,
 		test_store_queue,
 		test_store_permissions,
 		test_store_growth_and_schema,
