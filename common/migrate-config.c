@@ -65,6 +65,7 @@ static const struct key_def global_keys[] = {
 	GE(cutover, cutover_names),
 	GN(imports_per_legacy_host, 1024),
 	GN(cutover_pass_secs, 86400),
+	GN(sweep_after_secs, 30 * 86400),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),
@@ -349,6 +350,7 @@ static void config_defaults(struct migrate_config *c)
 	c->cutover = MIGRATE_CUTOVER_AUTO;
 	c->imports_per_legacy_host = 2;
 	c->cutover_pass_secs = 60;
+	c->sweep_after_secs = 900;
 	c->refuse_message = xstrdup("Your mailbox is being moved to a new server. "
 				    "Please try again in a few minutes.");
 	c->notice_from = xstrdup("postmaster");

@@ -97,6 +97,9 @@ struct migrate_config {
 	   no throttle: this protects the old server) */
 	unsigned int imports_per_legacy_host;
 	unsigned int cutover_pass_secs;
+	/* the ledger copier sweeps an account this long after its cut-over
+	   (mail the legacy server still got meanwhile) */
+	unsigned int sweep_after_secs;
 	/* threads hashing and verifying passwords in the auth process;
 	   0: one per CPU */
 	unsigned int hash_threads;

@@ -10,10 +10,11 @@
    }
 
    For doveadm (the importer's `doveadm backup -R -u USER imapc:` or
-   pop3c:) an account not yet migrated also gets the imapc_* or pop3c_*
-   settings that reach its legacy mailbox, with the credential from the
-   vault: the password never travels on a command line or sits in a
-   config file. No other service ever gets them. */
+   pop3c:, and the ledger copier `doveadm migrate sweep`) an account also
+   gets the imapc_* or pop3c_* settings that reach its legacy mailbox,
+   with the credential from the vault, until `finish` wipes that: the
+   password never travels on a command line or sits in a config file. No
+   other service ever gets them. */
 
 #include "auth-common.h"
 #include "array.h"
@@ -71,7 +72,6 @@ static void migrate_user_get(struct migrate_user_lookup *lookup)
 	lookup->ret = migrate_store_account_get(store, lookup->addr.address,
 		&lookup->account, lookup->error, sizeof(lookup->error));
 	if (lookup->ret <= 0 || !lookup->want_credential ||
-	    lookup->account.state == MIGRATE_STATE_MIGRATED ||
 	    lookup->account.state == MIGRATE_STATE_PASSWORDS_ONLY)
 		return;
 	if (migrate_store_secret_get(store, lookup->addr.address, &lookup->secret,

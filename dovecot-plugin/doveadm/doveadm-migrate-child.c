@@ -119,6 +119,51 @@ int child_spawn_pass(const char *dovecot_config, struct child *child,
 	return child_spawn(dovecot_config, child, args);
 }
 
+/* A finished child's stdout, split into lines (the data stack). */
+static const char *const *child_output_lines(struct child *child)
+{
+	string_t *out = t_str_new(4096);
+	char buf[4096];
+	off_t offset = 0;
+	ssize_t ret;
+
+	while ((ret = pread(child->out_fd, buf, sizeof(buf), offset)) > 0) {
+		str_append_data(out, buf, ret);
+		offset += ret;
+	}
+	return t_strsplit(str_c(out), "\n");
+}
+
+int child_spawn_sweep(const char *dovecot_config, struct child *child,
+		      const char *address, const char *migrate_config,
+		      unsigned int maxage_days, bool mark)
+{
+	const char *args[] = {
+		"-f", "tab", "migrate", "sweep", "-c", migrate_config,
+		"-u", address, mark ? "-M" : NULL, NULL, NULL
+	};
+
+	if (maxage_days > 0) {
+		args[8] = "-m";
+		args[9] = dec2str(maxage_days);
+	}
+	return child_spawn(dovecot_config, child, args);
+}
+
+uint64_t child_sweep_copied(struct child *child)
+{
+	const char *const *lines = child_output_lines(child);
+	uint64_t copied = 0, n;
+
+	for (lines++; *lines != NULL && (*lines)[0] != '\0'; lines++) {
+		const char *const *f = t_strsplit_tabescaped(*lines);
+
+		if (str_array_length(f) == 3 && str_to_uint64(f[1], &n) == 0)
+			copied += n;
+	}
+	return copied;
+}
+
 int child_wait(struct child *child)
 {
 	int status;
@@ -136,17 +181,8 @@ int child_wait(struct child *child)
 bool child_count(struct child *child, uint32_t *folders_r,
 			uint64_t *messages_r, uint64_t *bytes_r)
 {
-	string_t *out = t_str_new(4096);
-	const char *const *lines;
-	char buf[4096];
-	off_t offset = 0;
-	ssize_t ret;
+	const char *const *lines = child_output_lines(child);
 
-	while ((ret = pread(child->out_fd, buf, sizeof(buf), offset)) > 0) {
-		str_append_data(out, buf, ret);
-		offset += ret;
-	}
-	lines = t_strsplit(str_c(out), "\n");
 	if (lines[0] == NULL || !str_begins(lines[0], "mailbox\t"))
 		return FALSE;
 	*folders_r = 0;

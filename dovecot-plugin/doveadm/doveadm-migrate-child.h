@@ -26,6 +26,13 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 /* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3). */
 int child_spawn_pass(const char *dovecot_config, struct child *child,
 		     const char *address, enum migrate_protocol protocol);
+/* The ledger copier: `-f tab migrate sweep -c MIGRATE_CONFIG -u ADDRESS`,
+   with -m maxage_days when not 0, or -M (the cut-over's watermarks). */
+int child_spawn_sweep(const char *dovecot_config, struct child *child,
+		      const char *address, const char *migrate_config,
+		      unsigned int maxage_days, bool mark);
+/* Messages a finished sweep copied (the sum of its "copied" column). */
+uint64_t child_sweep_copied(struct child *child);
 
 /* -1 while it runs, else its wait status (the child is reaped). */
 int child_status(struct child *child);

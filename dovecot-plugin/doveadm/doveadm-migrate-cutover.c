@@ -6,8 +6,13 @@
       starts and nothing changes on the legacy side any more;
    2. `doveadm proxy kick ACCOUNT` ends the sessions still proxied there;
    3. a last dsync pass, exact because the local side has no changes of
-      its own yet;
-   4. cutover -> migrated: logins and deliveries are local from now on.
+      its own yet, and the ledger's watermarks (`migrate sweep -M`: every
+      legacy UID below each folder's UIDNEXT is now local); an account
+      imported by the ledger copier (local and refuse modes) gets a last
+      sweep instead;
+   4. cutover -> migrated: logins and deliveries are local from now on,
+      and the account's sweep is scheduled sweep_after_secs later, for
+      the mail the legacy server still got during the window.
    When the last pass fails the account goes to failed (with the cause
    and a retry time) and is queued again; the legacy server stays in
    charge until a later cut-over. */
@@ -29,6 +34,7 @@
 #include <time.h>
 
 struct cutover {
+	const struct migrate_config *config;
 	const char *dovecot_config;
 	struct migrate_store *store;
 	const char *address;
@@ -58,20 +64,44 @@ static void cutover_kick(struct cutover *c)
 	child_close(&child);
 }
 
-/* The final pass; NULL on success, else the cause. */
-static const char *cutover_final_pass(struct cutover *c)
+/* Runs one started child to its end; NULL when it succeeded, else why. */
+static const char *cutover_run(struct child *child, int spawned)
 {
-	struct child child;
 	const char *reason = NULL;
 	int status;
 
-	if (child_spawn_pass(c->dovecot_config, &child, c->address,
-			     c->account.protocol) < 0)
-		return "could not start dsync";
-	status = child_wait(&child);
+	if (spawned < 0)
+		return "could not start doveadm";
+	status = child_wait(child);
 	if (!child_ok(status))
-		reason = child_reason(&child, status);
-	child_close(&child);
+		reason = child_reason(child, status);
+	child_close(child);
+	return reason;
+}
+
+/* The final pass; NULL on success, else the cause. */
+static const char *cutover_final_pass(struct cutover *c)
+{
+	struct migrate_ledger_account la;
+	struct child child;
+	const char *reason;
+	char error[512];
+
+	if (migrate_store_ledger_account_get(c->store, c->address, &la,
+					     error, sizeof(error)) < 0)
+		return t_strdup(error);
+	if (la.engine == MIGRATE_ENGINE_COPIER) {
+		reason = cutover_run(&child, child_spawn_sweep(c->dovecot_config,
+			&child, c->address, c->config->path, 0, FALSE));
+	} else {
+		reason = cutover_run(&child, child_spawn_pass(c->dovecot_config,
+			&child, c->address, c->account.protocol));
+		if (reason == NULL) {
+			reason = cutover_run(&child, child_spawn_sweep(
+				c->dovecot_config, &child, c->address,
+				c->config->path, 0, TRUE));
+		}
+	}
 	if (reason != NULL)
 		return reason;
 
@@ -107,7 +137,25 @@ static void cutover_fail(struct cutover *c, const char *reason)
 		"stays in charge: %s", c->address, reason);
 }
 
-int doveadm_migrate_cutover(const char *dovecot_config,
+/* The sweep for the mail the legacy server got during the window. */
+static void cutover_schedule_sweep(struct cutover *c)
+{
+	struct migrate_ledger_account la;
+	char error[512];
+
+	if (migrate_store_ledger_account_get(c->store, c->address, &la,
+					     error, sizeof(error)) < 0) {
+		i_error("migrate cutover: %s: %s", c->address, error);
+		return;
+	}
+	la.sweep_due = time(NULL) + c->config->sweep_after_secs;
+	if (migrate_store_ledger_account_set(c->store, c->address, &la,
+					     error, sizeof(error)) < 0)
+		i_error("migrate cutover: %s: %s", c->address, error);
+}
+
+int doveadm_migrate_cutover(const struct migrate_config *config,
+			    const char *dovecot_config,
 			    struct migrate_store *store, const char *address,
 			    const char **reason_r)
 {
@@ -117,6 +165,7 @@ int doveadm_migrate_cutover(const char *dovecot_config,
 	int ret;
 
 	i_zero(&c);
+	c.config = config;
 	c.dovecot_config = dovecot_config;
 	c.store = store;
 	c.address = address;
@@ -156,6 +205,7 @@ int doveadm_migrate_cutover(const char *dovecot_config,
 		*reason_r = t_strdup(error);
 		return -1;
 	}
+	cutover_schedule_sweep(&c);
 	i_info("migrate cutover: %s: migrated, %"PRIu64" messages local",
 	       address, c.account.progress.messages_done);
 	return 1;
@@ -194,7 +244,7 @@ void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 		migrate_config_free(&config);
 		return;
 	}
-	ret = doveadm_migrate_cutover(dovecot_config, store, addr.address, &reason);
+	ret = doveadm_migrate_cutover(config, dovecot_config, store, addr.address, &reason);
 	if (ret < 0) {
 		i_error("migrate cutover: %s", reason);
 		doveadm_exit_code = ret == -2 ? EX_DATAERR : EX_TEMPFAIL;

@@ -161,7 +161,7 @@ static void worker_job_cutover(struct worker *worker, struct import_job *job)
 	const char *reason;
 	int ret;
 
-	ret = doveadm_migrate_cutover(worker->dovecot_config, worker->store,
+	ret = doveadm_migrate_cutover(worker->config, worker->dovecot_config, worker->store,
 				      job->address, &reason);
 	if (ret > 0) {
 		worker->migrated++;

@@ -5,13 +5,16 @@
    worker   imports queued mailboxes (doveadm-migrate-worker.c)
    cutover  switches a synced account to the new server
             (doveadm-migrate-cutover.c)
-   status   statistics and per-account progress (doveadm-migrate-status.c) */
+   status   statistics and per-account progress (doveadm-migrate-status.c)
+   sweep    the ledger copier: legacy messages not yet local, copied once
+            (doveadm-migrate-sweep.c) */
 
 #include "lib.h"
 #include "module-dir.h"
 #include "doveadm.h"
 #include "doveadm-cmd.h"
 #include "doveadm-print.h"
+#include "doveadm-mail.h"
 
 #include "dovecot-migrate-config.h"
 #include "migrate-config.h"
@@ -154,6 +157,17 @@ DOVEADM_CMD_PARAMS_END
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate sweep",
+		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>] [-m <days>] [-M]",
+		.mail_cmd = cmd_migrate_sweep_alloc,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_MAIL_COMMON
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('m', "maxage", CMD_PARAM_INT64, 0)
+DOVEADM_CMD_PARAM('M', "mark", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 };

@@ -15,7 +15,8 @@ from integration.test_login_capture import CaptureCase, DOMAIN
 MANUAL = {"cutover": "manual"}
 
 
-class ImportWorkerTest(CaptureCase):
+class ImportCase(CaptureCase):
+    """Helpers to drive the worker and read its results."""
 
     def worker(self, new, *args):
         """{account: [result, reason]} of one `worker --once` run; its log
@@ -40,6 +41,9 @@ class ImportWorkerTest(CaptureCase):
                             "%s*%s" % (user, new.master_user), new.master_password,
                             label="new")
         return verify.verify(a, b, out=lambda line: None) == []
+
+
+class ImportWorkerTest(ImportCase):
 
     def test_queued_accounts_imported_exactly(self):
         users = ["ana@" + DOMAIN, "rui@" + DOMAIN]

@@ -306,9 +306,12 @@ class KnownAccountsTest(CaptureCase):
                             "%s*%s" % (user, new.master_user), new.master_password,
                             label="new")
         self.assertEqual(verify.verify(a, b, out=lambda line: None), [])
-        # migrated: local from now on, no legacy settings for anyone
+        # migrated: the sweep still reads the legacy mailbox (until finish
+        # wipes the credential); still no other service sees it
         self.set_state(new, user, "migrated")
-        self.assertNotIn("imapc_", new.doveadm("user", user).stdout.decode())
+        self.assertIn("imapc_user\t" + user, new.doveadm("user", user).stdout.decode())
+        out = new.doveadm("user", "-x", "service=imap", user).stdout.decode()
+        self.assertNotIn("imapc_", out)
 
 
 class ModesTest(CaptureCase):

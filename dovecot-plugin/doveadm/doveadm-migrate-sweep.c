@@ -1,0 +1,848 @@
+/* doveadm migrate sweep [-c migrate.conf] [-m DAYS] [-M] -u ACCOUNT
+
+   The ledger copier. Copies the legacy messages the ledger does not know
+   into the account's local folders, with their flags, keywords and
+   INTERNALDATE, and records each one; running it again copies nothing.
+   It never deletes or changes anything local, so it is safe once the user
+   works on the new server (after the cut-over, or in local and refuse
+   modes, where dsync's backup would undo the user's own changes).
+
+   A legacy message is known when the ledger has its key (UIDVALIDITY and
+   UID, or the POP3 UIDL), or its UID is below the folder's cut-over
+   watermark (dsync placed it). When the legacy UIDVALIDITY changed, and
+   for POP3 (no watermark: dsync's local UIDs say nothing of the UIDLs),
+   a message not known by key is matched by its content hash instead.
+
+   Crash safety: a batch's records are written as pending (with the local
+   UIDNEXT before the save) before the local save commits, and confirmed
+   with their local UIDs after it. A sweep that finds pending records
+   looks for their copies among the local messages from that UIDNEXT on,
+   by content hash: found, confirmed; not found (the save never
+   committed), dropped and copied again. So a kill -9 anywhere leaves
+   neither a gap nor a duplicate.
+
+   -M (at the cut-over, right after dsync's final pass, while the local
+   mailbox is still exactly the legacy one): records each folder's
+   UIDVALIDITY and UIDNEXT as its watermark. The per-message records of
+   what dsync placed are written by the first sweep afterwards (seeding),
+   from the local messages below the watermark.
+
+   -m DAYS: only legacy messages received in the last DAYS days. */
+
+#include "lib.h"
+#include "array.h"
+#include "hash.h"
+#include "ioloop.h"
+#include "istream.h"
+#include "istream-crlf.h"
+#include "seq-range-array.h"
+#include "settings-parser.h"
+#include "sha2.h"
+#include "mail-storage.h"
+#include "mail-storage-service.h"
+#include "mail-namespace.h"
+#include "mail-search-build.h"
+#include "mailbox-list-iter.h"
+#include "doveadm-mail.h"
+#include "doveadm-print.h"
+
+#include "dovecot-migrate-config.h"
+#include "migrate-config.h"
+#include "migrate-store.h"
+#include "doveadm-migrate.h"
+
+#include <stdio.h>
+#include <sysexits.h>
+
+/* a batch is committed (and confirmed in the ledger) at whichever comes
+   first: a crash costs at most one batch of re-checking */
+#define SWEEP_BATCH_MESSAGES 100
+#define SWEEP_BATCH_BYTES (32 * 1024 * 1024)
+/* records written per transaction while seeding */
+#define SWEEP_SEED_BATCH 500
+
+struct sweep_cmd_context {
+	struct doveadm_mail_cmd_context ctx;
+	const char *config_path;
+	int64_t maxage_days;
+	bool mark;
+	struct migrate_config *config;
+	struct migrate_store *store;
+	const char *address;
+	bool pop3;
+	uint64_t copied;
+};
+
+/* one ledger record of the batch being saved */
+struct sweep_entry {
+	struct migrate_ledger_message msg;
+	/* copied now (else only recorded: its bytes were already there) */
+	bool copied;
+};
+
+/* one legacy folder being swept */
+struct sweep_folder {
+	struct sweep_cmd_context *cmd;
+	pool_t pool;
+	struct migrate_ledger_folder rec;
+	uint32_t uidvalidity;
+	/* match unknown messages by content (POP3, changed UIDVALIDITY) */
+	bool by_content;
+	struct mailbox *legacy_box, *local_box;
+	ARRAY_TYPE(seq_range) known_uids;
+	HASH_TABLE(char *, char *) known_uidls;
+	ARRAY(struct migrate_ledger_message) pending;
+
+	struct mailbox_transaction_context *trans;
+	ARRAY(struct sweep_entry) batch;
+	uoff_t batch_bytes;
+	uint32_t batch_uidnext;
+	unsigned int copied, known;
+};
+
+static int sweep_fail(struct sweep_cmd_context *cmd, const char *fmt, ...)
+	ATTR_FORMAT(2, 3);
+static int sweep_fail(struct sweep_cmd_context *cmd, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	i_error("migrate sweep: %s: %s", cmd->address, t_strdup_vprintf(fmt, args));
+	va_end(args);
+	doveadm_mail_failed_error(&cmd->ctx, MAIL_ERROR_TEMP);
+	return -1;
+}
+
+static int sweep_box_fail(struct sweep_cmd_context *cmd, struct mailbox *box,
+			  const char *what)
+{
+	return sweep_fail(cmd, "%s '%s': %s", what, mailbox_get_vname(box),
+			  mailbox_get_last_internal_error(box, NULL));
+}
+
+/* ---- one message: content hash and Message-ID -------------------------- */
+
+/* SHA-256 of the message with CRLF turned into LF: the legacy server
+   sends CRLF, the local store may keep LF, and the hash must match. */
+static int sweep_hash(struct mail *mail, struct migrate_ledger_message *m,
+		      uoff_t *size_r)
+{
+	struct istream *input, *lf;
+	const unsigned char *data;
+	struct sha256_ctx sha;
+	const char *msgid;
+	size_t size;
+	int ret;
+
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0)
+		return -1;
+	lf = i_stream_create_lf(input);
+	sha256_init(&sha);
+	*size_r = 0;
+	while ((ret = i_stream_read_more(lf, &data, &size)) > 0) {
+		sha256_loop(&sha, data, size);
+		*size_r += size;
+		i_stream_skip(lf, size);
+	}
+	ret = lf->stream_errno != 0 ? -1 : 0;
+	if (ret < 0)
+		i_error("migrate sweep: reading UID %u: %s", mail->uid, i_stream_get_error(lf));
+	i_stream_unref(&lf);
+	sha256_result(&sha, m->sha256);
+	if (ret == 0 && mail_get_first_header(mail, "Message-ID", &msgid) > 0)
+		i_snprintf(m->message_id, sizeof(m->message_id), "%s", msgid);
+	return ret;
+}
+
+/* ---- the ledger's view of the folder ------------------------------------ */
+
+static int sweep_known_one(const struct migrate_ledger_message *m, void *context)
+{
+	struct sweep_folder *f = context;
+
+	if (m->pending)
+		array_push_back(&f->pending, m);
+	else if (m->uidl[0] != '\0') {
+		char *uidl = p_strdup(f->pool, m->uidl);
+
+		hash_table_update(f->known_uidls, uidl, uidl);
+	} else if (m->uidvalidity == f->uidvalidity && m->uid != 0)
+		seq_range_array_add(&f->known_uids, m->uid);
+	return 0;
+}
+
+static int sweep_load_known(struct sweep_folder *f)
+{
+	char error[512];
+
+	if (migrate_store_ledger_messages(f->cmd->store, f->cmd->address,
+					  f->rec.legacy, sweep_known_one, f,
+					  error, sizeof(error)) < 0)
+		return sweep_fail(f->cmd, "%s", error);
+	/* below the watermark dsync placed every UID (under that UIDVALIDITY) */
+	if (!f->by_content && f->rec.dsync_below > 1)
+		seq_range_array_add_range(&f->known_uids, 1, f->rec.dsync_below - 1);
+	return 0;
+}
+
+static bool sweep_is_known(struct sweep_folder *f, struct mail *mail,
+			   const char **uidl_r)
+{
+	*uidl_r = NULL;
+	if (!f->cmd->pop3)
+		return seq_range_exists(&f->known_uids, mail->uid);
+	if (mail_get_special(mail, MAIL_FETCH_UIDL_BACKEND, uidl_r) < 0 ||
+	    **uidl_r == '\0')
+		return FALSE;
+	return hash_table_lookup(f->known_uidls, *uidl_r) != NULL;
+}
+
+/* The local messages with UIDs in range, one callback each with its hash. */
+typedef int sweep_local_fn(struct sweep_folder *f, struct mail *mail,
+			   const struct migrate_ledger_message *hashed);
+static int sweep_local_foreach(struct sweep_folder *f, uint32_t uid1, uint32_t uid2,
+			       sweep_local_fn *fn)
+{
+	struct mailbox_transaction_context *t;
+	struct mail_search_args *args;
+	struct mail_search_arg *arg;
+	struct mail_search_context *search;
+	struct mail *mail;
+	int ret = 0;
+
+	if (mailbox_sync(f->local_box, 0) < 0)
+		return sweep_box_fail(f->cmd, f->local_box, "syncing");
+	args = mail_search_build_init();
+	arg = mail_search_build_add(args, SEARCH_UIDSET);
+	p_array_init(&arg->value.seqset, args->pool, 1);
+	seq_range_array_add_range(&arg->value.seqset, uid1, uid2);
+	t = mailbox_transaction_begin(f->local_box, 0, __func__);
+	search = mailbox_search_init(t, args, NULL, MAIL_FETCH_STREAM_HEADER |
+				     MAIL_FETCH_STREAM_BODY, NULL);
+	mail_search_args_unref(&args);
+	while (ret == 0 && mailbox_search_next(search, &mail)) {
+		struct migrate_ledger_message m;
+		uoff_t size;
+
+		i_zero(&m);
+		if (sweep_hash(mail, &m, &size) < 0)
+			ret = sweep_box_fail(f->cmd, f->local_box, "reading");
+		else
+			ret = fn(f, mail, &m);
+	}
+	if (mailbox_search_deinit(&search) < 0 && ret == 0)
+		ret = sweep_box_fail(f->cmd, f->local_box, "searching");
+	(void)mailbox_transaction_commit(&t);
+	return ret;
+}
+
+/* ---- seeding: records for what dsync placed before the cut-over --------- */
+
+static int sweep_put(struct sweep_folder *f, const struct migrate_ledger_message *msgs,
+		     unsigned int count)
+{
+	char error[512];
+
+	if (count > 0 && migrate_store_ledger_put(f->cmd->store, f->cmd->address,
+						  f->rec.legacy, msgs, count,
+						  error, sizeof(error)) < 0)
+		return sweep_fail(f->cmd, "%s", error);
+	return 0;
+}
+
+static int sweep_flush_seed(struct sweep_folder *f)
+{
+	ARRAY(struct migrate_ledger_message) msgs;
+	const struct sweep_entry *e;
+	int ret;
+
+	t_array_init(&msgs, array_count(&f->batch) + 1);
+	array_foreach(&f->batch, e)
+		array_push_back(&msgs, &e->msg);
+	ret = sweep_put(f, array_front(&msgs), array_count(&msgs));
+	array_clear(&f->batch);
+	return ret;
+}
+
+static int sweep_seed_one(struct sweep_folder *f, struct mail *mail,
+			  const struct migrate_ledger_message *hashed)
+{
+	struct migrate_ledger_message m = *hashed;
+	struct sweep_entry e;
+
+	/* IMAP: dsync kept the legacy UIDs. POP3: the UIDLs are not known
+	   here, only the content (keyed by the local UID, UIDVALIDITY 0) */
+	m.uidvalidity = f->cmd->pop3 ? 0 : f->rec.uidvalidity;
+	m.uid = mail->uid;
+	m.local_uid = mail->uid;
+	i_snprintf(m.local, sizeof(m.local), "%s", f->rec.local);
+	i_zero(&e);
+	e.msg = m;
+	array_push_back(&f->batch, &e);
+	return array_count(&f->batch) < SWEEP_SEED_BATCH ? 0 : sweep_flush_seed(f);
+}
+
+static int sweep_seed(struct sweep_folder *f)
+{
+	char error[512];
+
+	if (f->rec.dsync_below <= 1 || f->rec.seeded)
+		return 0;
+	if (sweep_local_foreach(f, 1, f->rec.dsync_below - 1, sweep_seed_one) < 0 ||
+	    sweep_flush_seed(f) < 0)
+		return -1;
+	f->rec.seeded = TRUE;
+	if (migrate_store_ledger_folder_set(f->cmd->store, f->cmd->address, &f->rec,
+					    error, sizeof(error)) < 0)
+		return sweep_fail(f->cmd, "%s", error);
+	return 0;
+}
+
+/* ---- pending records of an interrupted sweep ---------------------------- */
+
+static int sweep_resolve_one(struct sweep_folder *f, struct mail *mail,
+			     const struct migrate_ledger_message *hashed)
+{
+	struct migrate_ledger_message *m;
+
+	array_foreach_modifiable(&f->pending, m) {
+		if (m->pending && mail->uid >= m->local_uid &&
+		    memcmp(m->sha256, hashed->sha256, sizeof(m->sha256)) == 0) {
+			m->pending = FALSE;
+			m->local_uid = mail->uid;
+			return sweep_put(f, m, 1);
+		}
+	}
+	return 0;
+}
+
+static int sweep_resolve_pending(struct sweep_folder *f)
+{
+	const struct migrate_ledger_message *m;
+	uint32_t first = (uint32_t)-1;
+	char error[512];
+
+	if (array_count(&f->pending) == 0)
+		return 0;
+	array_foreach(&f->pending, m)
+		first = I_MIN(first, m->local_uid);
+	if (sweep_local_foreach(f, I_MAX(first, 1), (uint32_t)-1, sweep_resolve_one) < 0)
+		return -1;
+	array_foreach(&f->pending, m) {
+		if (m->pending) {
+			/* its save never committed: copied again below */
+			if (migrate_store_ledger_drop(f->cmd->store, f->cmd->address,
+						      f->rec.legacy, m, error,
+						      sizeof(error)) < 0)
+				return sweep_fail(f->cmd, "%s", error);
+			continue;
+		}
+		if (m->uidl[0] != '\0') {
+			char *uidl = p_strdup(f->pool, m->uidl);
+
+			hash_table_update(f->known_uidls, uidl, uidl);
+		} else if (m->uidvalidity == f->uidvalidity)
+			seq_range_array_add(&f->known_uids, m->uid);
+	}
+	i_info("migrate sweep: %s: '%s': an interrupted sweep's %u messages checked",
+	       f->cmd->address, f->rec.legacy, array_count(&f->pending));
+	return 0;
+}
+
+/* ---- copying ------------------------------------------------------------- */
+
+static int sweep_batch_begin(struct sweep_folder *f)
+{
+	struct mailbox_status status;
+
+	if (mailbox_sync(f->local_box, 0) < 0)
+		return sweep_box_fail(f->cmd, f->local_box, "syncing");
+	mailbox_get_open_status(f->local_box, STATUS_UIDNEXT, &status);
+	f->batch_uidnext = status.uidnext;
+	f->batch_bytes = 0;
+	f->trans = mailbox_transaction_begin(f->local_box,
+					     MAILBOX_TRANSACTION_FLAG_EXTERNAL,
+					     __func__);
+	return 0;
+}
+
+/* pending records, the local commit, the confirmed records */
+static int sweep_flush(struct sweep_folder *f)
+{
+	struct mail_transaction_commit_changes changes;
+	ARRAY(struct migrate_ledger_message) msgs;
+	struct seq_range_iter iter;
+	struct sweep_entry *e;
+	unsigned int n = 0;
+	uint32_t uid;
+	int ret;
+
+	if (f->trans == NULL)
+		return 0;
+	t_array_init(&msgs, array_count(&f->batch) + 1);
+	array_foreach_modifiable(&f->batch, e) {
+		e->msg.pending = e->copied;
+		if (e->copied)
+			e->msg.local_uid = f->batch_uidnext;
+		array_push_back(&msgs, &e->msg);
+	}
+	if (sweep_put(f, array_front(&msgs), array_count(&msgs)) < 0) {
+		mailbox_transaction_rollback(&f->trans);
+		return -1;
+	}
+	if (mailbox_transaction_commit_get_changes(&f->trans, &changes) < 0)
+		return sweep_box_fail(f->cmd, f->local_box, "saving into");
+	array_clear(&msgs);
+	seq_range_array_iter_init(&iter, &changes.saved_uids);
+	array_foreach_modifiable(&f->batch, e) {
+		if (!e->copied)
+			continue;
+		/* without a UID the record stays pending: the next sweep
+		   finds the copy by its content */
+		if (!seq_range_array_iter_nth(&iter, n++, &uid))
+			continue;
+		e->msg.pending = FALSE;
+		e->msg.local_uid = uid;
+		array_push_back(&msgs, &e->msg);
+	}
+	pool_unref(&changes.pool);
+	ret = sweep_put(f, array_front(&msgs), array_count(&msgs));
+	array_clear(&f->batch);
+	return ret;
+}
+
+static int sweep_copy_one(struct sweep_folder *f, struct mail *mail, const char *uidl)
+{
+	struct sweep_entry e;
+	struct mail_save_context *save;
+	uoff_t size;
+	char error[512];
+	int ret;
+
+	i_zero(&e);
+	if (sweep_hash(mail, &e.msg, &size) < 0)
+		return sweep_box_fail(f->cmd, f->legacy_box, "reading from");
+	e.msg.uidvalidity = f->uidvalidity;
+	e.msg.uid = mail->uid;
+	if (uidl != NULL)
+		i_snprintf(e.msg.uidl, sizeof(e.msg.uidl), "%s", uidl);
+	i_snprintf(e.msg.local, sizeof(e.msg.local), "%s", f->rec.local);
+	if (f->by_content) {
+		ret = migrate_store_ledger_hash_known(f->cmd->store, f->cmd->address,
+						      f->rec.legacy, e.msg.sha256,
+						      error, sizeof(error));
+		if (ret < 0)
+			return sweep_fail(f->cmd, "%s", error);
+		e.copied = ret == 0;
+	} else {
+		e.copied = TRUE;
+	}
+	if (f->trans == NULL && sweep_batch_begin(f) < 0)
+		return -1;
+	if (e.copied) {
+		save = mailbox_save_alloc(f->trans);
+		mailbox_save_copy_flags(save, mail);
+		if (mailbox_copy(&save, mail) < 0)
+			return sweep_box_fail(f->cmd, f->local_box, "copying into");
+		f->copied++;
+		f->batch_bytes += size;
+	} else {
+		f->known++;
+	}
+	array_push_back(&f->batch, &e);
+	if (array_count(&f->batch) >= SWEEP_BATCH_MESSAGES ||
+	    f->batch_bytes >= SWEEP_BATCH_BYTES)
+		return sweep_flush(f);
+	return 0;
+}
+
+static struct mail_search_args *sweep_search_args(struct sweep_cmd_context *cmd)
+{
+	struct mail_search_args *args = mail_search_build_init();
+	struct mail_search_arg *arg;
+
+	if (cmd->maxage_days <= 0) {
+		mail_search_build_add_all(args);
+		return args;
+	}
+	arg = mail_search_build_add(args, SEARCH_SINCE);
+	arg->value.date_type = MAIL_SEARCH_DATE_TYPE_RECEIVED;
+	arg->value.time = ioloop_time - cmd->maxage_days * 24 * 3600;
+	return args;
+}
+
+/* The legacy UIDs not known by key, then those messages, prefetched. */
+static int sweep_copy_new(struct sweep_folder *f)
+{
+	struct mailbox_transaction_context *t;
+	struct mail_search_args *args;
+	struct mail_search_arg *arg;
+	struct mail_search_context *search;
+	ARRAY_TYPE(seq_range) unknown;
+	ARRAY(const char *) uidls;
+	struct mail *mail;
+	const char *uidl;
+	int ret = 0;
+
+	t_array_init(&unknown, 64);
+	t_array_init(&uidls, 64);
+	t = mailbox_transaction_begin(f->legacy_box, 0, __func__);
+	args = sweep_search_args(f->cmd);
+	search = mailbox_search_init(t, args, NULL, f->cmd->pop3 ?
+				     MAIL_FETCH_UIDL_BACKEND : 0, NULL);
+	mail_search_args_unref(&args);
+	while (mailbox_search_next(search, &mail)) {
+		if (!sweep_is_known(f, mail, &uidl))
+			seq_range_array_add(&unknown, mail->uid);
+		else
+			f->known++;
+	}
+	if (mailbox_search_deinit(&search) < 0)
+		ret = sweep_box_fail(f->cmd, f->legacy_box, "searching");
+	if (ret == 0 && array_count(&unknown) > 0) {
+		args = mail_search_build_init();
+		arg = mail_search_build_add(args, SEARCH_UIDSET);
+		p_array_init(&arg->value.seqset, args->pool, 1);
+		array_append_array(&arg->value.seqset, &unknown);
+		search = mailbox_search_init(t, args, NULL, MAIL_FETCH_STREAM_HEADER |
+					     MAIL_FETCH_STREAM_BODY | MAIL_FETCH_FLAGS |
+					     MAIL_FETCH_RECEIVED_DATE |
+					     (f->cmd->pop3 ? MAIL_FETCH_UIDL_BACKEND : 0),
+					     NULL);
+		mail_search_args_unref(&args);
+		while (ret == 0 && mailbox_search_next(search, &mail)) T_BEGIN {
+			if (!f->cmd->pop3 ||
+			    mail_get_special(mail, MAIL_FETCH_UIDL_BACKEND, &uidl) < 0)
+				uidl = NULL;
+			ret = sweep_copy_one(f, mail, uidl);
+		} T_END;
+		if (mailbox_search_deinit(&search) < 0 && ret == 0)
+			ret = sweep_box_fail(f->cmd, f->legacy_box, "fetching from");
+		if (ret == 0)
+			ret = sweep_flush(f);
+	}
+	if (f->trans != NULL)
+		mailbox_transaction_rollback(&f->trans);
+	(void)mailbox_transaction_commit(&t);
+	return ret;
+}
+
+/* ---- one folder ------------------------------------------------------------ */
+
+/* Where a legacy folder's messages go locally: the same name. */
+static const char *sweep_local_name(const char *legacy)
+{
+	return legacy;
+}
+
+static int sweep_open_local(struct sweep_folder *f, struct mail_user *user)
+{
+	struct mail_namespace *ns = mail_namespace_find(user->namespaces, f->rec.local);
+	enum mail_error error;
+
+	f->local_box = mailbox_alloc(ns->list, f->rec.local, 0);
+	if (mailbox_open(f->local_box) == 0)
+		return 0;
+	(void)mailbox_get_last_error(f->local_box, &error);
+	if (error != MAIL_ERROR_NOTFOUND)
+		return sweep_box_fail(f->cmd, f->local_box, "opening");
+	if (mailbox_create(f->local_box, NULL, FALSE) < 0 &&
+	    mailbox_get_last_mail_error(f->local_box) != MAIL_ERROR_EXISTS)
+		return sweep_box_fail(f->cmd, f->local_box, "creating");
+	(void)mailbox_set_subscribed(f->local_box, TRUE);
+	if (mailbox_open(f->local_box) < 0)
+		return sweep_box_fail(f->cmd, f->local_box, "opening");
+	return 0;
+}
+
+static int sweep_open_legacy(struct sweep_folder *f, struct mail_user *legacy_user,
+			     const char *vname)
+{
+	struct mail_namespace *ns = mail_namespace_find(legacy_user->namespaces, vname);
+	struct mailbox_status status;
+
+	f->legacy_box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
+	if (mailbox_sync(f->legacy_box, 0) < 0)
+		return sweep_box_fail(f->cmd, f->legacy_box, "opening legacy");
+	mailbox_get_open_status(f->legacy_box, STATUS_UIDVALIDITY, &status);
+	f->uidvalidity = f->cmd->pop3 ? 0 : status.uidvalidity;
+	return 0;
+}
+
+static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
+			    struct mail_user *legacy_user, const char *vname)
+{
+	char error[512];
+	int ret;
+
+	ret = migrate_store_ledger_folder_get(f->cmd->store, f->cmd->address, vname,
+					      &f->rec, error, sizeof(error));
+	if (ret < 0)
+		return sweep_fail(f->cmd, "%s", error);
+	if (ret == 0) {
+		i_snprintf(f->rec.legacy, sizeof(f->rec.legacy), "%s", vname);
+		i_snprintf(f->rec.local, sizeof(f->rec.local), "%s",
+			   sweep_local_name(vname));
+	}
+	if (sweep_open_legacy(f, legacy_user, vname) < 0 ||
+	    sweep_open_local(f, user) < 0 || sweep_seed(f) < 0)
+		return -1;
+	if (ret > 0 && f->rec.uidvalidity != f->uidvalidity) {
+		i_info("migrate sweep: %s: '%s': legacy UIDVALIDITY changed "
+		       "(%u -> %u): matching its messages by content",
+		       f->cmd->address, vname, f->rec.uidvalidity, f->uidvalidity);
+		f->rec.dsync_below = 0;
+	}
+	f->by_content = f->cmd->pop3 || (ret > 0 && f->rec.uidvalidity != f->uidvalidity);
+	if (sweep_load_known(f) < 0 || sweep_resolve_pending(f) < 0 ||
+	    sweep_copy_new(f) < 0)
+		return -1;
+	f->rec.uidvalidity = f->uidvalidity;
+	if (migrate_store_ledger_folder_set(f->cmd->store, f->cmd->address, &f->rec,
+					    error, sizeof(error)) < 0)
+		return sweep_fail(f->cmd, "%s", error);
+	return 0;
+}
+
+static int sweep_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
+			struct mail_user *legacy_user, const char *vname)
+{
+	struct sweep_folder f;
+	int ret;
+
+	i_zero(&f);
+	f.cmd = cmd;
+	f.pool = pool_alloconly_create("migrate sweep folder", 4096);
+	p_array_init(&f.known_uids, f.pool, 64);
+	p_array_init(&f.pending, f.pool, 8);
+	p_array_init(&f.batch, f.pool, SWEEP_BATCH_MESSAGES);
+	hash_table_create(&f.known_uidls, f.pool, 0, str_hash, strcmp);
+	ret = sweep_folder_run(&f, user, legacy_user, vname);
+	if (f.legacy_box != NULL)
+		mailbox_free(&f.legacy_box);
+	if (f.local_box != NULL)
+		mailbox_free(&f.local_box);
+	hash_table_destroy(&f.known_uidls);
+	pool_unref(&f.pool);
+	doveadm_print(vname);
+	doveadm_print_num(f.copied);
+	doveadm_print_num(f.known);
+	cmd->copied += f.copied;
+	return ret;
+}
+
+/* ---- the folders ------------------------------------------------------------ */
+
+/* Selectable folders of a user, by name. */
+static const char *const *sweep_list_folders(struct mail_user *user)
+{
+	static const char *const patterns[] = { "*", NULL };
+	struct mailbox_list_iterate_context *iter;
+	const struct mailbox_info *info;
+	ARRAY_TYPE(const_string) names;
+
+	t_array_init(&names, 16);
+	iter = mailbox_list_iter_init_namespaces(user->namespaces, patterns,
+						 MAIL_NAMESPACE_TYPE_PRIVATE,
+						 MAILBOX_LIST_ITER_NO_AUTO_BOXES);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) {
+		const char *name;
+
+		if ((info->flags & (MAILBOX_NOSELECT | MAILBOX_NONEXISTENT)) != 0)
+			continue;
+		name = t_strdup(info->vname);
+		array_push_back(&names, &name);
+	}
+	if (mailbox_list_iter_deinit(&iter) < 0)
+		return NULL;
+	array_append_zero(&names);
+	return array_front(&names);
+}
+
+static int sweep_legacy_user(struct sweep_cmd_context *cmd,
+			     struct mail_user **legacy_user_r)
+{
+	struct setting_parser_context *set_parser;
+	const char *error;
+
+	set_parser = mail_storage_service_user_get_settings_parser(cmd->ctx.cur_service_user);
+	if (settings_parse_keyvalue(set_parser, "mail_location",
+				    cmd->pop3 ? "pop3c:" : "imapc:") < 0)
+		i_unreached();
+	if (mail_storage_service_next(cmd->ctx.storage_service,
+				      cmd->ctx.cur_service_user,
+				      legacy_user_r, &error) < 0)
+		return sweep_fail(cmd, "legacy mailbox: %s", error);
+	return 0;
+}
+
+static int sweep_account(struct sweep_cmd_context *cmd, struct mail_user *user)
+{
+	struct migrate_ledger_account la;
+	struct mail_user *legacy_user;
+	const char *const *folders;
+	char error[512];
+	int ret = 0;
+
+	if (sweep_legacy_user(cmd, &legacy_user) < 0)
+		return -1;
+	folders = cmd->pop3 ? t_strsplit("INBOX", " ") : sweep_list_folders(legacy_user);
+	if (folders == NULL)
+		ret = sweep_fail(cmd, "listing the legacy folders failed: %s",
+				 mailbox_list_get_last_internal_error(
+					legacy_user->namespaces->list, NULL));
+	for (; ret == 0 && *folders != NULL; folders++) T_BEGIN {
+		ret = sweep_folder(cmd, user, legacy_user, *folders);
+	} T_END;
+	mail_user_deinit(&legacy_user);
+	if (ret < 0)
+		return -1;
+	if (migrate_store_ledger_account_get(cmd->store, cmd->address, &la,
+					     error, sizeof(error)) < 0)
+		return sweep_fail(cmd, "%s", error);
+	la.last_sweep = ioloop_time;
+	la.swept_messages += cmd->copied;
+	if (migrate_store_ledger_account_set(cmd->store, cmd->address, &la,
+					     error, sizeof(error)) < 0)
+		return sweep_fail(cmd, "%s", error);
+	i_info("migrate sweep: %s: %"PRIu64" messages copied", cmd->address,
+	       cmd->copied);
+	return 0;
+}
+
+/* ---- -M: the cut-over's watermarks --------------------------------------- */
+
+static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
+			     const char *vname)
+{
+	struct mail_namespace *ns = mail_namespace_find(user->namespaces, vname);
+	struct migrate_ledger_folder rec;
+	struct mailbox_status status;
+	struct mailbox *box;
+	char error[512];
+	int ret = 0;
+
+	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
+	if (mailbox_get_status(box, STATUS_UIDVALIDITY | STATUS_UIDNEXT, &status) < 0)
+		ret = sweep_box_fail(cmd, box, "reading");
+	mailbox_free(&box);
+	if (ret < 0)
+		return -1;
+	i_zero(&rec);
+	i_snprintf(rec.legacy, sizeof(rec.legacy), "%s", vname);
+	i_snprintf(rec.local, sizeof(rec.local), "%s", vname);
+	rec.uidvalidity = cmd->pop3 ? 0 : status.uidvalidity;
+	rec.dsync_below = status.uidnext;
+	if (migrate_store_ledger_folder_set(cmd->store, cmd->address, &rec,
+					    error, sizeof(error)) < 0)
+		return sweep_fail(cmd, "%s", error);
+	doveadm_print(vname);
+	doveadm_print_num(rec.uidvalidity);
+	doveadm_print_num(rec.dsync_below);
+	return 0;
+}
+
+static int sweep_mark(struct sweep_cmd_context *cmd, struct mail_user *user)
+{
+	struct migrate_ledger_account la;
+	const char *const *folders;
+	char error[512];
+
+	folders = cmd->pop3 ? t_strsplit("INBOX", " ") : sweep_list_folders(user);
+	if (folders == NULL)
+		return sweep_fail(cmd, "listing the local folders failed");
+	for (; *folders != NULL; folders++) {
+		if (sweep_mark_folder(cmd, user, *folders) < 0)
+			return -1;
+	}
+	if (migrate_store_ledger_account_get(cmd->store, cmd->address, &la,
+					     error, sizeof(error)) < 0)
+		return sweep_fail(cmd, "%s", error);
+	la.engine = MIGRATE_ENGINE_DSYNC;
+	if (migrate_store_ledger_account_set(cmd->store, cmd->address, &la,
+					     error, sizeof(error)) < 0)
+		return sweep_fail(cmd, "%s", error);
+	return 0;
+}
+
+/* ---- the command ------------------------------------------------------------- */
+
+static int cmd_sweep_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user *user)
+{
+	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
+	struct migrate_account account;
+	char error[512];
+	int ret;
+
+	cmd->address = user->username;
+	ret = migrate_store_account_get(cmd->store, cmd->address, &account,
+					error, sizeof(error));
+	if (ret <= 0)
+		return sweep_fail(cmd, "%s", ret < 0 ? error : "no such account in the store");
+	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
+	cmd->copied = 0;
+	return cmd->mark ? sweep_mark(cmd, user) : sweep_account(cmd, user);
+}
+
+/* Runs as root, before the user's privileges are taken: the store is
+   opened here and its files stay open afterwards. */
+static void cmd_sweep_init(struct doveadm_mail_cmd_context *_ctx,
+			   const char *const args[] ATTR_UNUSED)
+{
+	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
+	struct migrate_store_settings set;
+	char error[512];
+
+	if (migrate_config_load(cmd->config_path, &cmd->config, error,
+				sizeof(error)) < 0)
+		i_fatal_status(EX_CONFIG, "%s", error);
+	migrate_store_settings_from_config(&set, cmd->config, MIGRATE_STORE_WRITE);
+	if (migrate_store_open(&set, &cmd->store, error, sizeof(error)) < 0)
+		i_fatal_status(EX_TEMPFAIL, "%s", error);
+	doveadm_print_header_simple("folder");
+	doveadm_print_header_simple(cmd->mark ? "uidvalidity" : "copied");
+	doveadm_print_header_simple(cmd->mark ? "uidnext" : "known");
+}
+
+static void cmd_sweep_deinit(struct doveadm_mail_cmd_context *_ctx)
+{
+	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
+
+	if (cmd->store != NULL)
+		migrate_store_close(&cmd->store);
+	if (cmd->config != NULL)
+		migrate_config_free(&cmd->config);
+}
+
+static bool cmd_sweep_parse_arg(struct doveadm_mail_cmd_context *_ctx, int c)
+{
+	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
+
+	switch (c) {
+	case 'c':
+		cmd->config_path = p_strdup(_ctx->pool, optarg);
+		return TRUE;
+	case 'm':
+		return str_to_int64(optarg, &cmd->maxage_days) == 0 &&
+			cmd->maxage_days > 0;
+	case 'M':
+		cmd->mark = TRUE;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+struct doveadm_mail_cmd_context *cmd_migrate_sweep_alloc(void)
+{
+	struct sweep_cmd_context *cmd;
+
+	cmd = doveadm_mail_cmd_alloc(struct sweep_cmd_context);
+	cmd->config_path = MIGRATE_DEFAULT_CONFIG;
+	cmd->ctx.getopt_args = "c:m:M";
+	cmd->ctx.v.parse_arg = cmd_sweep_parse_arg;
+	cmd->ctx.v.init = cmd_sweep_init;
+	cmd->ctx.v.deinit = cmd_sweep_deinit;
+	cmd->ctx.v.run = cmd_sweep_run;
+	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+	return &cmd->ctx;
+}
