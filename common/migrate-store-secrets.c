@@ -76,6 +76,42 @@ int migrate_store_secret_set(struct migrate_store *store, const char *address,
 	return store_write(store, &store->secrets, store_secret_set_txn, &op, error, error_size);
 }
 
+static int do_wipe_credential(struct store_txn *t, void *context)
+{
+	struct secret_op *op = context;
+	struct migrate_secret secret;
+	unsigned char buf[MIGRATE_SECRET_RECORD_MAX];
+	int64_t created;
+	MDB_val data;
+	int ret = store_get(t, t->store->secret_db, store_key(op->address), &data);
+
+	if (ret <= 0)
+		return ret;
+	if (migrate_secret_decode(data.mv_data, data.mv_size, &secret, &created) < 0)
+		return store_fail(t->error, t->error_size, "store: corrupt secret for %s",
+				  op->address);
+	if (secret.credential_len == 0)
+		return 0;
+	memset(secret.credential, 0, sizeof(secret.credential));
+	secret.credential_len = 0;
+	ret = store_put(t, t->store->secret_db, store_key(op->address),
+			store_val(buf, migrate_secret_encode(&secret, created, buf)));
+	return ret < 0 ? -1 : 1;
+}
+
+int migrate_store_secret_wipe_credential(struct migrate_store *store,
+					 const char *address,
+					 char *error, size_t error_size)
+{
+	struct secret_op op = { .address = address };
+
+	if (store_need_secrets(store, error, error_size) < 0 ||
+	    store_check_address(address, error, error_size) < 0)
+		return -1;
+	return store_write(store, &store->secrets, do_wipe_credential, &op,
+			   error, error_size);
+}
+
 static int do_wipe_credentials(struct store_txn *t, void *context)
 {
 	struct secret_op *op = context;

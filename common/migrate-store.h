@@ -141,7 +141,12 @@ int migrate_store_secret_get(struct migrate_store *store, const char *address,
 int migrate_store_secret_set(struct migrate_store *store, const char *address,
 			     const struct migrate_secret *secret,
 			     char *error, size_t error_size);
-/* Wipes every stored legacy credential, keeping password hashes ("finish").
+/* Wipes one account's stored legacy credential, keeping its password
+   hash ("finish"): 1 wiped, 0 when there was none. */
+int migrate_store_secret_wipe_credential(struct migrate_store *store,
+					 const char *address,
+					 char *error, size_t error_size);
+/* Wipes every stored legacy credential, keeping password hashes.
    Returns how many were wiped. */
 int migrate_store_secrets_wipe_credentials(struct migrate_store *store,
 					   char *error, size_t error_size);

@@ -73,6 +73,13 @@ struct sweep_cmd_context {
 	uint64_t copied;
 };
 
+/* a selectable folder of a user */
+struct sweep_list_entry {
+	const char *name;
+	bool subscribed;
+};
+ARRAY_DEFINE_TYPE(sweep_list_entry, struct sweep_list_entry);
+
 /* one ledger record of the batch being saved */
 struct sweep_entry {
 	struct migrate_ledger_message msg;
@@ -549,7 +556,6 @@ static int sweep_open_local(struct sweep_folder *f, struct mail_user *user)
 	if (mailbox_create(f->local_box, NULL, FALSE) < 0 &&
 	    mailbox_get_last_mail_error(f->local_box) != MAIL_ERROR_EXISTS)
 		return sweep_box_fail(f->cmd, f->local_box, "creating");
-	(void)mailbox_set_subscribed(f->local_box, TRUE);
 	if (mailbox_open(f->local_box) < 0)
 		return sweep_box_fail(f->cmd, f->local_box, "opening");
 	return 0;
@@ -570,8 +576,10 @@ static int sweep_open_legacy(struct sweep_folder *f, struct mail_user *legacy_us
 }
 
 static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
-			    struct mail_user *legacy_user, const char *vname)
+			    struct mail_user *legacy_user,
+			    const struct sweep_list_entry *legacy)
 {
+	const char *vname = legacy->name;
 	char error[512];
 	int ret;
 
@@ -587,6 +595,11 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 	if (sweep_open_legacy(f, legacy_user, vname) < 0 ||
 	    sweep_open_local(f, user) < 0 || sweep_seed(f) < 0)
 		return -1;
+	/* a folder met for the first time takes the legacy subscription; the
+	   user's later choices are never undone */
+	if (ret == 0 && legacy->subscribed &&
+	    mailbox_set_subscribed(f->local_box, TRUE) < 0)
+		return sweep_box_fail(f->cmd, f->local_box, "subscribing to");
 	if (ret > 0 && f->rec.uidvalidity != f->uidvalidity) {
 		i_info("migrate sweep: %s: '%s': legacy UIDVALIDITY changed "
 		       "(%u -> %u): matching its messages by content",
@@ -605,8 +618,10 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 }
 
 static int sweep_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
-			struct mail_user *legacy_user, const char *vname)
+			struct mail_user *legacy_user,
+			const struct sweep_list_entry *legacy)
 {
+	const char *vname = legacy->name;
 	struct sweep_folder f;
 	int ret;
 
@@ -617,7 +632,7 @@ static int sweep_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
 	p_array_init(&f.pending, f.pool, 8);
 	p_array_init(&f.batch, f.pool, SWEEP_BATCH_MESSAGES);
 	hash_table_create(&f.known_uidls, f.pool, 0, str_hash, strcmp);
-	ret = sweep_folder_run(&f, user, legacy_user, vname);
+	ret = sweep_folder_run(&f, user, legacy_user, legacy);
 	if (f.legacy_box != NULL)
 		mailbox_free(&f.legacy_box);
 	if (f.local_box != NULL)
@@ -633,30 +648,48 @@ static int sweep_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
 
 /* ---- the folders ------------------------------------------------------------ */
 
-/* Selectable folders of a user, by name. */
-static const char *const *sweep_list_folders(struct mail_user *user)
+/* The user's selectable folders (data stack); -1 when listing failed. */
+static int sweep_list_folders(struct mail_user *user, bool pop3,
+			      ARRAY_TYPE(sweep_list_entry) *folders)
 {
 	static const char *const patterns[] = { "*", NULL };
 	struct mailbox_list_iterate_context *iter;
 	const struct mailbox_info *info;
-	ARRAY_TYPE(const_string) names;
+	struct sweep_list_entry entry;
 
-	t_array_init(&names, 16);
+	t_array_init(folders, 16);
+	if (pop3) {
+		entry.name = "INBOX";
+		entry.subscribed = FALSE;
+		array_push_back(folders, &entry);
+		return 0;
+	}
 	iter = mailbox_list_iter_init_namespaces(user->namespaces, patterns,
 						 MAIL_NAMESPACE_TYPE_PRIVATE,
 						 MAILBOX_LIST_ITER_NO_AUTO_BOXES);
 	while ((info = mailbox_list_iter_next(iter)) != NULL) {
-		const char *name;
-
 		if ((info->flags & (MAILBOX_NOSELECT | MAILBOX_NONEXISTENT)) != 0)
 			continue;
-		name = t_strdup(info->vname);
-		array_push_back(&names, &name);
+		entry.name = t_strdup(info->vname);
+		entry.subscribed = FALSE;
+		array_push_back(folders, &entry);
 	}
 	if (mailbox_list_iter_deinit(&iter) < 0)
-		return NULL;
-	array_append_zero(&names);
-	return array_front(&names);
+		return -1;
+	/* imapc answers RETURN (SUBSCRIBED) with nothing: ask LSUB's way */
+	iter = mailbox_list_iter_init_namespaces(user->namespaces, patterns,
+						 MAIL_NAMESPACE_TYPE_PRIVATE,
+						 MAILBOX_LIST_ITER_SELECT_SUBSCRIBED |
+						 MAILBOX_LIST_ITER_RETURN_NO_FLAGS);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) {
+		struct sweep_list_entry *e;
+
+		array_foreach_modifiable(folders, e) {
+			if (strcmp(e->name, info->vname) == 0)
+				e->subscribed = TRUE;
+		}
+	}
+	return mailbox_list_iter_deinit(&iter);
 }
 
 static int sweep_legacy_user(struct sweep_cmd_context *cmd,
@@ -680,20 +713,25 @@ static int sweep_account(struct sweep_cmd_context *cmd, struct mail_user *user)
 {
 	struct migrate_ledger_account la;
 	struct mail_user *legacy_user;
-	const char *const *folders;
+	ARRAY_TYPE(sweep_list_entry) folders;
+	const struct sweep_list_entry *folder;
 	char error[512];
 	int ret = 0;
 
 	if (sweep_legacy_user(cmd, &legacy_user) < 0)
 		return -1;
-	folders = cmd->pop3 ? t_strsplit("INBOX", " ") : sweep_list_folders(legacy_user);
-	if (folders == NULL)
+	if (sweep_list_folders(legacy_user, cmd->pop3, &folders) < 0) {
 		ret = sweep_fail(cmd, "listing the legacy folders failed: %s",
 				 mailbox_list_get_last_internal_error(
 					legacy_user->namespaces->list, NULL));
-	for (; ret == 0 && *folders != NULL; folders++) T_BEGIN {
-		ret = sweep_folder(cmd, user, legacy_user, *folders);
-	} T_END;
+	}
+	array_foreach(&folders, folder) {
+		if (ret < 0)
+			break;
+		T_BEGIN {
+			ret = sweep_folder(cmd, user, legacy_user, folder);
+		} T_END;
+	}
 	mail_user_deinit(&legacy_user);
 	if (ret < 0)
 		return -1;
@@ -745,14 +783,14 @@ static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *us
 static int sweep_mark(struct sweep_cmd_context *cmd, struct mail_user *user)
 {
 	struct migrate_ledger_account la;
-	const char *const *folders;
+	ARRAY_TYPE(sweep_list_entry) folders;
+	const struct sweep_list_entry *folder;
 	char error[512];
 
-	folders = cmd->pop3 ? t_strsplit("INBOX", " ") : sweep_list_folders(user);
-	if (folders == NULL)
+	if (sweep_list_folders(user, cmd->pop3, &folders) < 0)
 		return sweep_fail(cmd, "listing the local folders failed");
-	for (; *folders != NULL; folders++) {
-		if (sweep_mark_folder(cmd, user, *folders) < 0)
+	array_foreach(&folders, folder) {
+		if (sweep_mark_folder(cmd, user, folder->name) < 0)
 			return -1;
 	}
 	if (migrate_store_ledger_account_get(cmd->store, cmd->address, &la,

@@ -22,7 +22,14 @@
    credential: failed, until the user's next login records a new password
    and re-queues the account. Any other failure: failed with a retry time
    (one minute, doubling up to six hours) and the job stays queued for
-   then. --once: return when nothing is left to do now. */
+   then. --once: return when nothing is left to do now.
+
+   The engine of an account's passes is chosen at its first one: dsync
+   while it is proxied (mode = proxy), else the ledger copier (`migrate
+   sweep`: local and refuse modes, where the user's own local changes must
+   survive). Migrated accounts whose sweep is due (sweep_after_secs after
+   their cut-over) get one in a free slot: the mail the legacy server
+   still received during the window, copied once. */
 
 #include "lib.h"
 #include "array.h"
@@ -50,11 +57,15 @@
 #define WORKER_POLL_MSECS 100
 /* a job whose legacy host is at imports_per_legacy_host waits this long */
 #define WORKER_HOST_BUSY_SECS 2
+/* a scheduled sweep that failed is tried again this much later */
+#define WORKER_SWEEP_RETRY_SECS 300
 
 enum import_step {
 	STEP_COUNT_LEGACY,
 	STEP_PASS,
 	STEP_COUNT_LOCAL,
+	/* a migrated account's scheduled sweep (the ledger copier) */
+	STEP_SWEEP,
 };
 
 struct import_job {
@@ -79,7 +90,7 @@ struct worker {
 	unsigned int max_jobs;
 	bool once;
 	ARRAY(struct import_job) jobs;
-	unsigned int synced, migrated, failed;
+	unsigned int synced, migrated, failed, swept;
 	/* jobs put back because their legacy host was busy come due by then
 	   (--once waits for them) */
 	time_t deferred_until;
@@ -211,13 +222,99 @@ static bool worker_job_wants_another_pass(struct worker *worker,
 		time(NULL) - job->pass_started >= worker->config->cutover_pass_secs;
 }
 
+/* The account's engine, chosen at its first pass: dsync while it is
+   proxied (mode = proxy), else the ledger copier, which never undoes what
+   the user does locally meanwhile. Kept for the account's life, so a
+   change of mode affects only accounts that start later. */
+static enum migrate_ledger_engine
+worker_job_engine(struct worker *worker, struct import_job *job)
+{
+	struct migrate_ledger_account la;
+	char error[512];
+
+	if (migrate_store_ledger_account_get(worker->store, job->address, &la,
+					     error, sizeof(error)) < 0) {
+		worker_store_error(job->address, error);
+		return MIGRATE_ENGINE_NONE;
+	}
+	if (la.engine != MIGRATE_ENGINE_NONE)
+		return la.engine;
+	la.engine = worker->config->mode == MIGRATE_MODE_PROXY ?
+		MIGRATE_ENGINE_DSYNC : MIGRATE_ENGINE_COPIER;
+	if (migrate_store_ledger_account_set(worker->store, job->address, &la,
+					     error, sizeof(error)) < 0) {
+		worker_store_error(job->address, error);
+		return MIGRATE_ENGINE_NONE;
+	}
+	return la.engine;
+}
+
 static int worker_job_start_pass(struct worker *worker, struct import_job *job)
 {
+	enum migrate_ledger_engine engine = worker_job_engine(worker, job);
+
 	job->step = STEP_PASS;
 	job->passes++;
 	job->pass_started = time(NULL);
+	if (engine == MIGRATE_ENGINE_NONE)
+		return -1;
+	if (engine == MIGRATE_ENGINE_COPIER) {
+		return child_spawn_sweep(worker->dovecot_config, &job->main,
+					 job->address, worker->config->path, 0, FALSE);
+	}
 	return child_spawn_pass(worker->dovecot_config, &job->main,
 				job->address, job->protocol);
+}
+
+/* Starts the next pass; FALSE (and the job failed) when it cannot. */
+static bool worker_job_next_pass(struct worker *worker, struct import_job *job)
+{
+	if (worker_job_start_pass(worker, job) == 0)
+		return TRUE;
+	worker_job_failed(worker, job, "could not start the pass");
+	return FALSE;
+}
+
+/* ---- scheduled sweeps ---------------------------------------------------- */
+
+static void worker_sweep_reschedule(struct worker *worker, const char *address,
+				    int64_t due)
+{
+	struct migrate_ledger_account la;
+	char error[512];
+
+	if (migrate_store_ledger_account_get(worker->store, address, &la,
+					     error, sizeof(error)) < 0) {
+		worker_store_error(address, error);
+		return;
+	}
+	la.sweep_due = due;
+	if (migrate_store_ledger_account_set(worker->store, address, &la,
+					     error, sizeof(error)) < 0)
+		worker_store_error(address, error);
+}
+
+/* reason NULL: the sweep succeeded and leaves the schedule */
+static void worker_sweep_done(struct worker *worker, struct import_job *job,
+			      const char *reason)
+{
+	if (reason != NULL) {
+		int64_t due = time(NULL) + WORKER_SWEEP_RETRY_SECS;
+
+		worker_sweep_reschedule(worker, job->address, due);
+		worker->failed++;
+		i_warning("migrate worker: %s: sweep failed (retry at %s): %s",
+			  job->address, t_strflocaltime("%Y-%m-%d %H:%M:%S", due),
+			  reason);
+		worker_job_print(job, "failed", t_strconcat("sweep: ", reason, NULL));
+		return;
+	}
+	worker_sweep_reschedule(worker, job->address, 0);
+	worker->swept++;
+	i_info("migrate worker: %s: swept, %"PRIu64" messages copied from the "
+	       "legacy server after the cut-over", job->address,
+	       child_sweep_copied(&job->main));
+	worker_job_print(job, "swept", "");
 }
 
 /* ---- steps ------------------------------------------------------------- */
@@ -253,8 +350,7 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		}
 		worker_save_progress(worker, job);
 		child_close(&job->main);
-		return worker_job_start_pass(worker, job) == 0 ||
-			(worker_job_failed(worker, job, "could not start dsync"), FALSE);
+		return worker_job_next_pass(worker, job);
 	case STEP_PASS:
 		if (!ok) {
 			const char *reason = child_reason(&job->main, status);
@@ -264,9 +360,7 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 			    job->retries++ < WORKER_PASS_RETRIES) {
 				i_warning("migrate worker: %s: pass failed, "
 					  "trying again: %s", job->address, reason);
-				return worker_job_start_pass(worker, job) == 0 ||
-					(worker_job_failed(worker, job,
-						"could not start dsync"), FALSE);
+				return worker_job_next_pass(worker, job);
 			}
 			worker_job_failed(worker, job, reason);
 			return FALSE;
@@ -275,9 +369,7 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		if (worker_job_wants_another_pass(worker, job)) {
 			job->progress.pass++;
 			worker_save_progress(worker, job);
-			return worker_job_start_pass(worker, job) == 0 ||
-				(worker_job_failed(worker, job,
-					"could not start dsync"), FALSE);
+			return worker_job_next_pass(worker, job);
 		}
 		job->step = STEP_COUNT_LOCAL;
 		if (child_spawn_count(worker->dovecot_config, &job->main,
@@ -289,6 +381,10 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		if (ok)
 			worker_read_local_counts(job, &job->main);
 		worker_job_synced(worker, job);
+		return FALSE;
+	case STEP_SWEEP:
+		worker_sweep_done(worker, job, ok ? NULL :
+				  child_reason(&job->main, status));
 		return FALSE;
 	}
 	i_unreached();
@@ -328,20 +424,29 @@ static unsigned int worker_host_imports(struct worker *worker, const char *host)
 	return count;
 }
 
+/* Sets the job's legacy host; TRUE when that host already runs
+   imports_per_legacy_host jobs (imports and sweeps alike). */
+static bool worker_host_full(struct worker *worker, struct import_job *job,
+			     const struct migrate_account *account)
+{
+	const struct migrate_domain *domain =
+		migrate_config_find_domain(worker->config, account->domain);
+
+	job->legacy_host = domain == NULL ? NULL : domain->legacy_host;
+	return job->legacy_host != NULL &&
+		worker_host_imports(worker, job->legacy_host) >=
+		worker->config->imports_per_legacy_host;
+}
+
 /* The account's legacy host already runs imports_per_legacy_host
    imports: the job goes back to the queue for a moment. */
 static bool worker_host_busy(struct worker *worker, struct import_job *job,
 			     const struct migrate_account *account)
 {
-	const struct migrate_domain *domain =
-		migrate_config_find_domain(worker->config, account->domain);
 	char error[512];
 	time_t due;
 
-	job->legacy_host = domain == NULL ? NULL : domain->legacy_host;
-	if (job->legacy_host == NULL ||
-	    worker_host_imports(worker, job->legacy_host) <
-	    worker->config->imports_per_legacy_host)
+	if (!worker_host_full(worker, job, account))
 		return FALSE;
 	due = time(NULL) + WORKER_HOST_BUSY_SECS;
 	if (migrate_store_queue_release(worker->store, job->address, getpid(),
@@ -450,13 +555,73 @@ static bool worker_start_one(struct worker *worker)
 	return TRUE;
 }
 
+/* Takes one due sweep and starts it; FALSE when none is due. */
+static bool worker_start_sweep(struct worker *worker)
+{
+	struct migrate_account account;
+	struct import_job job;
+	char error[512];
+	int ret;
+
+	i_zero(&job);
+	job.main.out_fd = job.main.err_fd = -1;
+	job.counter.out_fd = job.counter.err_fd = -1;
+	ret = migrate_store_sweep_take(worker->store, WORKER_LEASE_SECS,
+				       job.address, error, sizeof(error));
+	if (ret <= 0) {
+		if (ret < 0)
+			worker_store_error("sweep schedule", error);
+		return FALSE;
+	}
+	ret = migrate_store_account_get(worker->store, job.address, &account,
+					error, sizeof(error));
+	if (ret <= 0 || account.state != MIGRATE_STATE_MIGRATED) {
+		/* forgotten, or sent back (a failed cut-over): not ours */
+		worker_sweep_reschedule(worker, job.address, 0);
+		return TRUE;
+	}
+	if (worker_host_full(worker, &job, &account)) {
+		time_t due = time(NULL) + WORKER_HOST_BUSY_SECS;
+
+		worker_sweep_reschedule(worker, job.address, due);
+		worker->deferred_until = I_MAX(worker->deferred_until, due);
+		return TRUE;
+	}
+	job.protocol = account.protocol;
+	job.started = job.renewed = time(NULL);
+	job.step = STEP_SWEEP;
+	if (child_spawn_sweep(worker->dovecot_config, &job.main, job.address,
+			      worker->config->path, 0, FALSE) < 0) {
+		worker_sweep_done(worker, &job, "could not start doveadm");
+		return TRUE;
+	}
+	i_info("migrate worker: %s: sweep started", job.address);
+	array_push_back(&worker->jobs, &job);
+	return TRUE;
+}
+
+/* Keeps a running job's lease: the queue's, or a sweep's schedule. */
+static void worker_job_renew(struct worker *worker, struct import_job *job)
+{
+	char error[512];
+
+	job->renewed = time(NULL);
+	if (job->step == STEP_SWEEP) {
+		worker_sweep_reschedule(worker, job->address,
+					time(NULL) + WORKER_LEASE_SECS);
+		return;
+	}
+	if (migrate_store_queue_renew(worker->store, job->address, getpid(),
+				      WORKER_LEASE_SECS, error, sizeof(error)) < 0)
+		worker_store_error(job->address, error);
+}
+
 /* Advances finished steps, counts, and renews the leases of running
    jobs. */
 static void worker_reap(struct worker *worker)
 {
 	struct import_job *job;
 	unsigned int i;
-	char error[512];
 	int status;
 
 	for (i = 0; i < array_count(&worker->jobs); ) {
@@ -478,13 +643,8 @@ static void worker_reap(struct worker *worker)
 			array_delete(&worker->jobs, i, 1);
 			continue;
 		}
-		if (time(NULL) - job->renewed >= WORKER_RENEW_SECS) {
-			if (migrate_store_queue_renew(worker->store, job->address,
-					getpid(), WORKER_LEASE_SECS, error,
-					sizeof(error)) < 0)
-				worker_store_error(job->address, error);
-			job->renewed = time(NULL);
-		}
+		if (time(NULL) - job->renewed >= WORKER_RENEW_SECS)
+			worker_job_renew(worker, job);
 		i++;
 	}
 }
@@ -498,6 +658,8 @@ static void worker_run(struct worker *worker)
 		idle = FALSE;
 		while (array_count(&worker->jobs) < worker->max_jobs && !idle)
 			idle = !worker_start_one(worker);
+		while (array_count(&worker->jobs) < worker->max_jobs &&
+		       worker_start_sweep(worker)) ;
 		if (worker->once && idle && array_count(&worker->jobs) == 0 &&
 		    time(NULL) >= worker->deferred_until)
 			break;
@@ -540,8 +702,9 @@ void cmd_migrate_worker(struct doveadm_cmd_context *cctx)
 	i_array_init(&worker.jobs, 8);
 	i_info("migrate worker: started, %u imports at once", worker.max_jobs);
 	worker_run(&worker);
-	i_info("migrate worker: stopped; %u synced, %u migrated, %u failed",
-	       worker.synced, worker.migrated, worker.failed);
+	i_info("migrate worker: stopped; %u synced, %u migrated, %u failed, "
+	       "%u swept", worker.synced, worker.migrated, worker.failed,
+	       worker.swept);
 	array_free(&worker.jobs);
 	migrate_store_close(&worker.store);
 	migrate_config_free(&worker.config);

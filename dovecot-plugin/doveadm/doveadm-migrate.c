@@ -6,6 +6,8 @@
    cutover  switches a synced account to the new server
             (doveadm-migrate-cutover.c)
    status   statistics and per-account progress (doveadm-migrate-status.c)
+   finish   a last sweep of every migrated account, then its legacy
+            credential wiped (doveadm-migrate-finish.c)
    sweep    the ledger copier: legacy messages not yet local, copied once
             (doveadm-migrate-sweep.c) */
 
@@ -157,6 +159,16 @@ DOVEADM_CMD_PARAMS_END
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate finish",
+		.usage = "[-c <migrate.conf>] [-m <days>] [--keep-credentials]",
+		.cmd = cmd_migrate_finish,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('m', "maxage", CMD_PARAM_INT64, 0)
+DOVEADM_CMD_PARAM('\0', "keep-credentials", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{

@@ -24,5 +24,6 @@ struct doveadm_mail_cmd_context *cmd_migrate_sweep_alloc(void);
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx);
 void cmd_migrate_status(struct doveadm_cmd_context *cctx);
+void cmd_migrate_finish(struct doveadm_cmd_context *cctx);
 
 #endif

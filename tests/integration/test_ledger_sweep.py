@@ -2,6 +2,7 @@
 the import engine of local and refuse modes (issue 5, after cut-over)."""
 import imaplib
 import subprocess
+import time
 
 from harness import build, corpus, verify
 from integration.test_import_worker import ImportCase, MANUAL
@@ -100,4 +101,131 @@ class LedgerSweepTest(ImportCase):
         self.assertEqual(sum(r[0] for r in rows.values()), 0, rows)
         c = self.local(new, user)
         self.assertEqual(len(self.messages(c, "INBOX", 'SUBJECT "late one"')), 1)
+        c.logout()
+
+    def finish(self, new, *args, code=0):
+        """{account: (copied, result, reason)} of `finish -f tab`."""
+        out = new.doveadm("-f", "tab", "migrate", "finish", "-c", new.migrate_conf,
+                          *args, check=False)
+        self.assertEqual(out.returncode, code, out.stderr.decode())
+        self.finish_log = out.stderr.decode()
+        rows = [line.split("\t") for line in out.stdout.decode().splitlines()[1:]]
+        return {r[0]: (int(r[1]), r[2], r[3]) for r in rows}
+
+    def test_finish_once_with_maxage_then_wipes_credentials(self):
+        user, other = "fin@" + DOMAIN, "waiting@" + DOMAIN
+        legacy = self.legacy_server([user, other])
+        new = self.new(legacy, settings=MANUAL)
+        self.migrated(legacy, new, user, 61)
+        # another account is still queued: finish leaves it alone
+        self.assertEqual(self.imap_login(new.port_imap, other, legacy.users[other])[0],
+                         "OK")
+        self.account(new, other)
+        c = legacy.imap(user)
+        c.append("INBOX", None, '"03-Mar-2019 08:00:00 +0000"', LATE % (b"old one", b"old"))
+        c.append("INBOX", None, None, LATE % (b"new one", b"new"))
+        c.logout()
+
+        # the last week only, credentials kept: the recent message
+        self.assertEqual(self.finish(new, "--maxage", "7", "--keep-credentials"),
+                         {user: (1, "finished", "")})
+        self.assertIn("1 accounts finished, 0 failed, 0 finished earlier, "
+                      "1 not migrated yet", self.finish_log)
+        # everything: the older one too, and only it; then the credential goes
+        self.assertEqual(self.finish(new), {user: (1, "finished", "")})
+        c = self.local(new, user)
+        for subject in ("old one", "new one"):
+            self.assertEqual(len(self.messages(c, "INBOX", 'SUBJECT "%s"' % subject)), 1)
+        c.logout()
+        self.assertNotIn("imapc_", new.doveadm("user", user).stdout.decode())
+        self.assertIn("imapc_user", new.doveadm("user", other).stdout.decode())
+        self.assertEqual(self.account(new, other).split()[0], "queued")
+        # a finished account is passed by
+        self.assertEqual(self.finish(new), {})
+        self.assertIn("0 accounts finished, 0 failed, 1 finished earlier", self.finish_log)
+        # and it logs in locally, the legacy server never asked
+        before = self.legacy_logins(legacy, user)
+        res, c = self.imap_login(new.port_imap, user, legacy.users[user])
+        self.assertEqual(res, "OK", c)
+        c.logout()
+        self.assertEqual(self.legacy_logins(legacy, user), before)
+
+    def test_worker_sweeps_after_the_cutover(self):
+        """sweep_after_secs after an automatic cut-over the worker sweeps
+        the account once: mail the legacy server got in the window."""
+        user = "window@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(81, "small"))
+        c.logout()
+        new = self.new(legacy, settings={"sweep_after_secs": "2"})
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        self.assertEqual(self.worker(new), {user: ["migrated", ""]})
+        # relayed to the legacy server during the window
+        c = legacy.imap(user)
+        c.append("INBOX", None, None, LATE % (b"in the window", b"window"))
+        c.logout()
+        time.sleep(2.5)
+        self.assertEqual(self.worker(new), {user: ["swept", ""]})
+        self.assertIn("%s: swept, 1 messages copied" % user, self.worker_log)
+        self.assertIn("0 failed, 1 swept", self.worker_log)
+        c = self.local(new, user)
+        self.assertEqual(len(self.messages(c, "INBOX", 'SUBJECT "in the window"')), 1)
+        c.logout()
+        # swept once: nothing more to do
+        self.assertEqual(self.worker(new), {})
+        self.assertTrue(self.identical(legacy, new, user))
+
+    def test_local_mode_imports_with_the_copier(self):
+        """mode = local: the user works on the new server while the import
+        runs; the passes are the ledger copier's, so what the user did
+        locally stays, and every legacy message arrives once."""
+        user = "here@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(91, "small"))
+        c.logout()
+        settings = dict(MANUAL, mode="local")
+        new = self.new(legacy, settings=settings)
+        res, c = self.imap_login(new.port_imap, user, legacy.users[user])
+        self.assertEqual(res, "OK", c)
+        # the user's own mail, before any import
+        c.append("INBOX", "(\\Seen)", None, b"Subject: mine\r\n\r\nwritten here\r\n")
+        c.logout()
+        self.account(new, user)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        inbox = len(next(f for f in corpus.generate(91, "small")
+                         if f.name == "INBOX").messages)
+        c = self.local(new, user)
+        self.assertEqual(len(self.messages(c, "INBOX", 'SUBJECT "mine"')), 1)
+        c.logout()
+        # every legacy message arrived once, flags and dates as they were
+        a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
+                            label="legacy")
+        b = verify.Endpoint("127.0.0.1", new.port_imap,
+                            "%s*%s" % (user, new.master_user), new.master_password,
+                            label="new")
+        diffs = verify.verify(a, b, ignore_uids=True, out=lambda line: None)
+        only_new = [d for d in diffs if "only in new" in d]
+        self.assertEqual([d for d in diffs if d not in only_new], [])
+        self.assertEqual(len(only_new), 1, diffs)   # "mine"
+        # the user deletes one imported message; a new one reaches legacy
+        c = self.local(new, user)
+        c.select("INBOX")
+        gone = c.uid("SEARCH", None, 'NOT DELETED NOT SUBJECT "mine"')[1][0].split()[0]
+        c.uid("STORE", gone, "+FLAGS.SILENT", "(\\Deleted)")
+        c.uid("EXPUNGE", gone)
+        c.logout()
+        c = legacy.imap(user)
+        c.append("INBOX", None, None, LATE % (b"while local", b"local"))
+        c.logout()
+        out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
+        c = self.local(new, user)
+        self.assertEqual(len(self.messages(c, "INBOX", 'SUBJECT "while local"')), 1)
+        self.assertEqual(len(self.messages(c, "INBOX", 'SUBJECT "mine"')), 1)
+        # legacy's, "mine", "while local", less the deleted one
+        self.assertEqual(c.select("INBOX", readonly=True)[1][0], str(inbox + 1).encode())
         c.logout()

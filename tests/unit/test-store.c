@@ -208,6 +208,14 @@ static void test_store_secrets_and_aliases(void)
 	store = store_open(MIGRATE_STORE_WRITE, 0);
 
 	/* finish: credentials go, hashes stay */
+	test_assert(create(store, "b@example.com", MIGRATE_STATE_QUEUED) == 1);
+	test_assert(migrate_store_secret_wipe_credential(store, "b@example.com", error, sizeof(error)) == 1);
+	test_assert(migrate_store_secret_wipe_credential(store, "b@example.com", error, sizeof(error)) == 0);
+	test_assert(migrate_store_secret_wipe_credential(store, "nobody@example.com", error, sizeof(error)) == 0);
+	test_assert(migrate_store_secret_get(store, "b@example.com", &s, error, sizeof(error)) == 1);
+	test_assert(s.credential_len == 0);
+	test_assert_strcmp(s.password_hash, "{CRYPT}$y$hash");
+	test_assert(migrate_store_account_forget(store, "b@example.com", error, sizeof(error)) == 1);
 	test_assert(migrate_store_secrets_wipe_credentials(store, error, sizeof(error)) == 1);
 	test_assert(migrate_store_secret_get(store, "a@example.com", &s, error, sizeof(error)) == 1);
 	test_assert(s.credential_len == 0);
