@@ -16,7 +16,11 @@
    store-fixture STORE corrupt ADDRESS -    replaces the account's record with
                                             bytes no decoder accepts, keeping
                                             the original aside
-   store-fixture STORE repair ADDRESS -     puts the original back */
+   store-fixture STORE repair ADDRESS -     puts the original back
+   store-fixture STORE pending ADDRESS "FOLDER UIDVALIDITY UID LOCAL_UIDNEXT SHA256HEX"
+                                            writes a pending ledger record, as
+                                            a sweep killed before confirming
+                                            its batch leaves it */
 
 #include "fixture-accounts.h"
 
@@ -129,6 +133,31 @@ static int show_hash(struct migrate_store *store, const char *address,
 	return ret > 0 ? 0 : -1;
 }
 
+static int add_pending(struct migrate_store *store, const char *address,
+		       const char *spec, char *error, size_t error_size)
+{
+	struct migrate_ledger_message m;
+	char folder[256], hex[65];
+	unsigned int i, byte;
+
+	memset(&m, 0, sizeof(m));
+	if (sscanf(spec, "%255s %u %u %u %64s", folder, &m.uidvalidity, &m.uid,
+		   &m.local_uid, hex) != 5 || strlen(hex) != 64) {
+		snprintf(error, error_size, "expected FOLDER UIDVALIDITY UID LOCAL_UIDNEXT SHA256HEX");
+		return -1;
+	}
+	for (i = 0; i < MIGRATE_LEDGER_HASH_SIZE; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
+			snprintf(error, error_size, "bad hash");
+			return -1;
+		}
+		m.sha256[i] = (unsigned char)byte;
+	}
+	m.pending = true;
+	snprintf(m.local, sizeof(m.local), "%s", folder);
+	return migrate_store_ledger_put(store, address, folder, &m, 1, error, error_size);
+}
+
 static int apply(struct migrate_store *store, const char *what, const char *a,
 		 const char *b, char *error, size_t error_size)
 {
@@ -143,6 +172,8 @@ static int apply(struct migrate_store *store, const char *what, const char *a,
 		return show_progress(store, a, error, error_size);
 	if (strcmp(what, "hash") == 0)
 		return show_hash(store, a, error, error_size);
+	if (strcmp(what, "pending") == 0)
+		return add_pending(store, a, b, error, error_size);
 	if (strcmp(what, "state") == 0) {
 		if (migrate_account_state_parse(b, &state) < 0) {
 			snprintf(error, error_size, "unknown state %s", b);

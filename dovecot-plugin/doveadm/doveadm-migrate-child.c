@@ -38,6 +38,61 @@ void child_close(struct child *child)
 	child->pid = 0;
 }
 
+static volatile pid_t supervised_pid = 0;
+
+static void supervisor_parent_died(int signo ATTR_UNUSED)
+{
+	if (supervised_pid > 0)
+		(void)kill(-supervised_pid, SIGKILL);
+	_exit(EX_TEMPFAIL);
+}
+
+/* The forked child: runs doveadm as its own child, in its own process
+   group, and mirrors how it ends. Why not exec doveadm here: the parent
+   death signal is cleared when a process changes its user, which doveadm
+   does for mail access, so a worker killed with -9 would leave its passes
+   running, racing the next worker's. This process stays root, so its
+   parent death signal holds, and it takes doveadm's group down with it. */
+static void ATTR_NORETURN
+child_supervise(struct child *child, char **argv)
+{
+	struct sigaction sa;
+	int null_fd = open("/dev/null", O_RDONLY), status;
+	pid_t worker = getppid(), pid;
+
+	i_zero(&sa);
+	sa.sa_handler = supervisor_parent_died;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != worker)
+		_exit(EX_TEMPFAIL);
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+	    dup2(child->out_fd, STDOUT_FILENO) < 0 ||
+	    dup2(child->err_fd, STDERR_FILENO) < 0)
+		_exit(EX_OSERR);
+	if ((pid = fork()) < 0)
+		_exit(EX_OSERR);
+	if (pid == 0) {
+		sa.sa_handler = SIG_DFL;
+		(void)sigaction(SIGTERM, &sa, NULL);
+		(void)setpgid(0, 0);
+		execvp(argv[0], argv);
+		_exit(EX_OSERR);
+	}
+	supervised_pid = pid;
+	(void)setpgid(pid, pid);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			_exit(EX_OSERR);
+	}
+	if (WIFSIGNALED(status)) {
+		sa.sa_handler = SIG_DFL;
+		(void)sigaction(WTERMSIG(status), &sa, NULL);
+		(void)kill(getpid(), WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE);
+}
+
 int child_spawn(const char *dovecot_config, struct child *child,
 		const char *const *args)
 {
@@ -68,19 +123,8 @@ int child_spawn(const char *dovecot_config, struct child *child,
 		child_close(child);
 		return -1;
 	}
-	if (child->pid == 0) {
-		int null_fd = open("/dev/null", O_RDONLY);
-
-		/* a worker killed with -9 takes its passes with it: the next
-		   worker redoes them, instead of racing an orphan dsync */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
-		    dup2(child->out_fd, STDOUT_FILENO) < 0 ||
-		    dup2(child->err_fd, STDERR_FILENO) < 0)
-			_exit(EX_OSERR);
-		execvp("doveadm", (char **)array_front(&argv));
-		_exit(EX_OSERR);
-	}
+	if (child->pid == 0)
+		child_supervise(child, (char **)array_front(&argv));
 	return 0;
 }
 

@@ -5,7 +5,8 @@
    counts) run as `doveadm [-c CONF] ...` with the caller's Dovecot config.
    Nothing secret is on their command line: the legacy host and credential
    come from the migrate userdb. Their stdout and stderr go to unlinked
-   temporary files. */
+   temporary files. Each runs under a small supervisor process that ends
+   it when the worker dies, even killed with -9. */
 
 #include "migrate-account.h"
 

@@ -31,6 +31,7 @@
 
 #include "lib.h"
 #include "array.h"
+#include "file-lock.h"
 #include "hash.h"
 #include "ioloop.h"
 #include "istream.h"
@@ -58,6 +59,9 @@
    first: a crash costs at most one batch of re-checking */
 #define SWEEP_BATCH_MESSAGES 100
 #define SWEEP_BATCH_BYTES (32 * 1024 * 1024)
+/* the per-account lock (in the user's home), and how long to wait for it */
+#define SWEEP_LOCK_FILENAME ".dovecot-migrate-sweep.lock"
+#define SWEEP_LOCK_SECS 5
 /* records written per transaction while seeding */
 #define SWEEP_SEED_BATCH 500
 
@@ -809,6 +813,8 @@ static int cmd_sweep_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 {
 	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
 	struct migrate_account account;
+	struct file_lock *lock;
+	const char *lock_error;
 	char error[512];
 	int ret;
 
@@ -819,7 +825,19 @@ static int cmd_sweep_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 		return sweep_fail(cmd, "%s", ret < 0 ? error : "no such account in the store");
 	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
 	cmd->copied = 0;
-	return cmd->mark ? sweep_mark(cmd, user) : sweep_account(cmd, user);
+	/* two sweeps of one account would both copy what neither has
+	   recorded yet */
+	if (mail_user_home_mkdir(user) < 0)
+		return sweep_fail(cmd, "cannot create the home directory");
+	ret = mail_user_lock_file_create(user, SWEEP_LOCK_FILENAME,
+					 SWEEP_LOCK_SECS, &lock, &lock_error);
+	if (ret <= 0) {
+		return sweep_fail(cmd, "%s", ret < 0 ? lock_error :
+				  "another sweep of this account is running");
+	}
+	ret = cmd->mark ? sweep_mark(cmd, user) : sweep_account(cmd, user);
+	file_lock_free(&lock);
+	return ret;
 }
 
 /* Runs as root, before the user's privileges are taken: the store is

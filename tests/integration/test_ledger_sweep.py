@@ -1,10 +1,14 @@
 """The ledger copier (`doveadm migrate sweep`), `finish`, and the copier as
 the import engine of local and refuse modes (issue 5, after cut-over)."""
+import hashlib
 import imaplib
+import os
+import random
+import signal
 import subprocess
 import time
 
-from harness import build, corpus, verify
+from harness import build, corpus, procs, verify
 from integration.test_import_worker import ImportCase, MANUAL
 from integration.test_login_capture import DOMAIN
 
@@ -229,3 +233,79 @@ class LedgerSweepTest(ImportCase):
         # legacy's, "mine", "while local", less the deleted one
         self.assertEqual(c.select("INBOX", readonly=True)[1][0], str(inbox + 1).encode())
         c.logout()
+
+    def test_kill_9_at_20_points_of_a_copier_import(self):
+        """mode = local, an 80 MB mailbox: the worker is killed with -9 at
+        20 random moments of the copier's import (its sweep child dies with
+        it, between any two steps: before a batch's pending records, between
+        them and the local commit, between the commit and the confirmed
+        records); the next worker resumes, and the result has every legacy
+        message exactly once."""
+        user = "crash@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(101, "big"))
+        c.logout()
+        new = self.new(legacy, settings=dict(MANUAL, mode="local"))
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        argv = new.wrapper + ["doveadm", "-c", new.conf, "migrate", "worker",
+                              "-c", new.migrate_conf]
+        log = os.path.join(self.root, "worker.log")
+        rng = random.Random(101)
+        kills = 0
+        while kills < 20:
+            worker = procs.Proc(argv, "worker", log_path=log)
+            time.sleep(rng.uniform(0.1, 0.6))
+            state = self.account(new, user).split()[0]
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.popen.wait(10)
+            worker.stop()
+            if state not in ("queued", "importing"):
+                break
+            kills += 1
+        self.assertEqual(kills, 20, "the import ended (%s) after %d kills" % (state, kills))
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
+                            label="legacy")
+        b = verify.Endpoint("127.0.0.1", new.port_imap,
+                            "%s*%s" % (user, new.master_user), new.master_password,
+                            label="new")
+        self.assertEqual(verify.verify(a, b, ignore_uids=True, out=lambda line: None), [])
+
+    def test_pending_records_of_a_killed_sweep_resolved(self):
+        """A sweep killed after its batch's pending records: one message
+        whose local save had committed (found by its content from the
+        recorded UIDNEXT on, and confirmed, not copied again), one whose
+        save never committed (dropped and copied)."""
+        user = "pending@" + DOMAIN
+        legacy = self.legacy_server([user])
+        msgs = [LATE % (b"pending %d" % i, b"pending%d" % i) for i in (1, 2, 3)]
+        c = legacy.imap(user)
+        for m in msgs:
+            c.append("INBOX", "(\\Seen)", None, m)
+        uidvalidity = c.select("INBOX")[1] and c.response("UIDVALIDITY")[1][0].decode()
+        c.logout()
+        new = self.new(legacy, settings=dict(MANUAL, mode="local"))
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        # the killed sweep's committed copy of the second message
+        c = self.local(new, user)
+        c.append("INBOX", "(\\Seen)", None, msgs[1])
+        c.logout()
+        for uid in (2, 3):
+            digest = hashlib.sha256(msgs[uid - 1].replace(b"\r\n", b"\n")).hexdigest()
+            subprocess.run([build.store_fixture(), new.store, "pending", user,
+                            "INBOX %s %d 1 %s" % (uidvalidity, uid, digest)],
+                           check=True, capture_output=True)
+        out = new.doveadm("-f", "tab", "migrate", "sweep", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertEqual(sweep_rows(out)["INBOX"], (2, 1))
+        self.assertIn("an interrupted sweep's 2 messages checked", out.stderr.decode())
+        a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
+                            label="legacy")
+        b = verify.Endpoint("127.0.0.1", new.port_imap,
+                            "%s*%s" % (user, new.master_user), new.master_password,
+                            label="new")
+        self.assertEqual(verify.verify(a, b, ignore_uids=True, out=lambda line: None), [])
+        self.assertEqual(self.sweep(new, user)["INBOX"], (0, 3))
