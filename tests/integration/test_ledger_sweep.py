@@ -309,3 +309,35 @@ class LedgerSweepTest(ImportCase):
                             label="new")
         self.assertEqual(verify.verify(a, b, ignore_uids=True, out=lambda line: None), [])
         self.assertEqual(self.sweep(new, user)["INBOX"], (0, 3))
+
+    def test_pop3_account_finished_by_content(self):
+        """A POP3 account: dsync's copies carry no ledger keys (their UIDLs
+        are the legacy server's, their UIDs local), so the first sweep
+        matches legacy messages by content; only the one that arrived after
+        the cut-over is copied, and its UIDL is remembered."""
+        user = "popfin@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        for i in range(5):
+            c.append("INBOX", None, None, b"Subject: pop %d\r\n\r\nbody %d\r\n" % (i, i))
+        c.logout()
+        new = self.new(legacy, domain_keys={"imap_port": "0"}, separator="/",
+                       settings=MANUAL)
+        res, p = self.pop3_login(new.port_pop3, user, legacy.users[user])
+        self.assertEqual(res, "OK", p)
+        p.quit()
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
+        c = legacy.imap(user)
+        c.append("INBOX", None, None, LATE % (b"pop late", b"poplate"))
+        c.logout()
+        self.assertEqual(self.finish(new, "--keep-credentials"),
+                         {user: (1, "finished", "")})
+        self.assertEqual(self.sweep(new, user)["INBOX"], (0, 6))
+        p = new.pop3(user, master=True)
+        bodies = [b"\n".join(p.retr(i)[1]) for i in range(1, len(p.list()[1]) + 1)]
+        p.quit()
+        self.assertEqual(len(bodies), 6)
+        self.assertEqual(sum(1 for b in bodies if b"Subject: pop late" in b), 1)
