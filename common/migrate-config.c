@@ -66,6 +66,7 @@ static const struct key_def global_keys[] = {
 	GN(imports_per_legacy_host, 1024),
 	GN(cutover_pass_secs, 86400),
 	GN(sweep_after_secs, 30 * 86400),
+	GN(legacy_slow_secs, 3600),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),
@@ -351,6 +352,7 @@ static void config_defaults(struct migrate_config *c)
 	c->imports_per_legacy_host = 2;
 	c->cutover_pass_secs = 60;
 	c->sweep_after_secs = 900;
+	c->legacy_slow_secs = 10;
 	c->refuse_message = xstrdup("Your mailbox is being moved to a new server. "
 				    "Please try again in a few minutes.");
 	c->notice_from = xstrdup("postmaster");

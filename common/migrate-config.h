@@ -100,6 +100,9 @@ struct migrate_config {
 	/* the ledger copier sweeps an account this long after its cut-over
 	   (mail the legacy server still got meanwhile) */
 	unsigned int sweep_after_secs;
+	/* a legacy host whose folder counts take this long is slow: the
+	   worker runs fewer jobs against it */
+	unsigned int legacy_slow_secs;
 	/* threads hashing and verifying passwords in the auth process;
 	   0: one per CPU */
 	unsigned int hash_threads;

@@ -44,6 +44,7 @@
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
 #include "doveadm-migrate-child.h"
+#include "doveadm-migrate-hosts.h"
 
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -94,6 +95,7 @@ struct worker {
 	/* jobs put back because their legacy host was busy come due by then
 	   (--once waits for them) */
 	time_t deferred_until;
+	struct legacy_hosts *hosts;
 };
 
 static void worker_store_error(const char *what, const char *error)
@@ -333,11 +335,60 @@ static void worker_read_local_counts(struct import_job *job, struct child *child
 
 /* The main child of a job ended with status: next step. FALSE when the
    job is over. */
+/* The legacy host said it is throttling: the job goes back (an import to
+   the queue, a sweep to the schedule), not counted as the account's
+   failure; the host's back-off holds it until then. */
+static void worker_job_throttled(struct worker *worker, struct import_job *job,
+				 const char *reason)
+{
+	char error[512];
+	time_t retry_at;
+
+	legacy_hosts_report(worker->hosts, job->legacy_host,
+			    LEGACY_HOST_THROTTLED, reason);
+	(void)legacy_hosts_admit(worker->hosts, job->legacy_host, 0, &retry_at);
+	worker->deferred_until = I_MAX(worker->deferred_until, retry_at);
+	if (job->step == STEP_SWEEP)
+		worker_sweep_reschedule(worker, job->address, retry_at);
+	else if (migrate_store_account_transition(worker->store, job->address,
+			MIGRATE_STATE_IMPORTING, MIGRATE_STATE_QUEUED, NULL, 0,
+			error, sizeof(error)) < 0)
+		worker_store_error(job->address, error);
+	worker_job_print(job, "deferred", reason);
+}
+
+/* What a step that talked to the legacy host says about it. FALSE when
+   the job is over (the host was throttling). */
+static bool worker_job_pace(struct worker *worker, struct import_job *job,
+			    bool ok, int status)
+{
+	const char *reason;
+
+	if (job->legacy_host == NULL || job->step == STEP_COUNT_LOCAL)
+		return TRUE;
+	if (ok) {
+		bool slow = job->step == STEP_COUNT_LEGACY &&
+			time(NULL) - job->started >= worker->config->legacy_slow_secs;
+
+		legacy_hosts_report(worker->hosts, job->legacy_host,
+				    slow ? LEGACY_HOST_SLOW : LEGACY_HOST_OK,
+				    slow ? "counting its folders took long" : "");
+		return TRUE;
+	}
+	reason = child_reason(&job->main, status);
+	if (!legacy_reason_is_throttle(reason))
+		return TRUE;
+	worker_job_throttled(worker, job, reason);
+	return FALSE;
+}
+
 static bool worker_job_step(struct worker *worker, struct import_job *job,
 			    int status)
 {
 	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
+	if (!worker_job_pace(worker, job, ok, status))
+		return FALSE;
 	switch (job->step) {
 	case STEP_COUNT_LEGACY:
 		if (!ok || !child_count(&job->main, &job->progress.folders_total,
@@ -424,18 +475,22 @@ static unsigned int worker_host_imports(struct worker *worker, const char *host)
 	return count;
 }
 
-/* Sets the job's legacy host; TRUE when that host already runs
-   imports_per_legacy_host jobs (imports and sweeps alike). */
+/* Sets the job's legacy host; TRUE when that host cannot take another job
+   (imports and sweeps alike) before *retry_at_r: it runs as many as its
+   pacing allows (imports_per_legacy_host, fewer under strain), or backs
+   off. */
 static bool worker_host_full(struct worker *worker, struct import_job *job,
-			     const struct migrate_account *account)
+			     const struct migrate_account *account,
+			     time_t *retry_at_r)
 {
 	const struct migrate_domain *domain =
 		migrate_config_find_domain(worker->config, account->domain);
 
 	job->legacy_host = domain == NULL ? NULL : domain->legacy_host;
 	return job->legacy_host != NULL &&
-		worker_host_imports(worker, job->legacy_host) >=
-		worker->config->imports_per_legacy_host;
+		!legacy_hosts_admit(worker->hosts, job->legacy_host,
+				    worker_host_imports(worker, job->legacy_host),
+				    retry_at_r);
 }
 
 /* The account's legacy host already runs imports_per_legacy_host
@@ -443,19 +498,28 @@ static bool worker_host_full(struct worker *worker, struct import_job *job,
 static bool worker_host_busy(struct worker *worker, struct import_job *job,
 			     const struct migrate_account *account)
 {
+	unsigned int running, limit;
 	char error[512];
 	time_t due;
 
-	if (!worker_host_full(worker, job, account))
+	if (!worker_host_full(worker, job, account, &due))
 		return FALSE;
-	due = time(NULL) + WORKER_HOST_BUSY_SECS;
+	due = I_MAX(due, time(NULL) + WORKER_HOST_BUSY_SECS);
 	if (migrate_store_queue_release(worker->store, job->address, getpid(),
 					due, error, sizeof(error)) < 0)
 		worker_store_error(job->address, error);
 	worker->deferred_until = I_MAX(worker->deferred_until, due);
-	i_info("migrate worker: %s: deferred, legacy host %s runs %u imports "
-	       "(imports_per_legacy_host)", job->address, job->legacy_host,
-	       worker->config->imports_per_legacy_host);
+	running = worker_host_imports(worker, job->legacy_host);
+	limit = legacy_hosts_limit(worker->hosts, job->legacy_host);
+	if (running < limit) {
+		i_info("migrate worker: %s: deferred, legacy host %s backs off "
+		       "for %ld s", job->address, job->legacy_host,
+		       (long)(due - time(NULL)));
+	} else {
+		i_info("migrate worker: %s: deferred, legacy host %s runs %u "
+		       "imports (its limit now: %u)", job->address,
+		       job->legacy_host, running, limit);
+	}
 	return TRUE;
 }
 
@@ -561,6 +625,7 @@ static bool worker_start_sweep(struct worker *worker)
 	struct migrate_account account;
 	struct import_job job;
 	char error[512];
+	time_t due;
 	int ret;
 
 	i_zero(&job);
@@ -580,9 +645,8 @@ static bool worker_start_sweep(struct worker *worker)
 		worker_sweep_reschedule(worker, job.address, 0);
 		return TRUE;
 	}
-	if (worker_host_full(worker, &job, &account)) {
-		time_t due = time(NULL) + WORKER_HOST_BUSY_SECS;
-
+	if (worker_host_full(worker, &job, &account, &due)) {
+		due = I_MAX(due, time(NULL) + WORKER_HOST_BUSY_SECS);
 		worker_sweep_reschedule(worker, job.address, due);
 		worker->deferred_until = I_MAX(worker->deferred_until, due);
 		return TRUE;
@@ -700,12 +764,14 @@ void cmd_migrate_worker(struct doveadm_cmd_context *cctx)
 	doveadm_print_header_simple("result");
 	doveadm_print_header_simple("reason");
 	i_array_init(&worker.jobs, 8);
+	worker.hosts = legacy_hosts_init(worker.config->imports_per_legacy_host);
 	i_info("migrate worker: started, %u imports at once", worker.max_jobs);
 	worker_run(&worker);
 	i_info("migrate worker: stopped; %u synced, %u migrated, %u failed, "
 	       "%u swept", worker.synced, worker.migrated, worker.failed,
 	       worker.swept);
 	array_free(&worker.jobs);
+	legacy_hosts_deinit(&worker.hosts);
 	migrate_store_close(&worker.store);
 	migrate_config_free(&worker.config);
 }

@@ -307,6 +307,53 @@ class ImportWorkerTest(ImportCase):
         self.assertEqual(self.worker_log.count("pass failed, trying again"), 2)
         self.assertTrue(self.identical(legacy, new, user))
 
+    def test_backs_off_a_throttling_legacy_host(self):
+        """The legacy host answers NO [UNAVAILABLE] on its next two
+        connections: the import is put back, not failed (no attempt, no
+        error counted); the host gets one import at a time and no new one
+        for 2, then 4 s; when it answers again the import runs and the host
+        gets its second slot back."""
+        user = "busy@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(57, "small"))
+        c.logout()
+        proxy = self.own(CutProxy(legacy.port_imap))
+        new = self.new(legacy, settings=MANUAL, domain_keys={"imap_port": proxy.port})
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        proxy.busy = 2
+        self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
+        self.assertEqual(proxy.busy_answered, 2)
+        log = self.worker_log
+        self.assertEqual(log.count("legacy host 127.0.0.1 is throttling"), 2, log)
+        self.assertIn("[UNAVAILABLE] Too many connections", log)
+        self.assertIn("1 imports at once, none new for 2 s", log)
+        self.assertIn("1 imports at once, none new for 4 s", log)
+        self.assertIn("legacy host 127.0.0.1 recovering: 2 imports at once", log)
+        self.assertEqual(self.account(new, user), "synced imap %s 0" % DOMAIN)
+        self.assertEqual(self.status(new)["errors"], "0")
+        self.assertTrue(self.identical(legacy, new, user))
+
+    def test_fewer_imports_against_a_slow_legacy_host(self):
+        """Counting the legacy folders takes longer than legacy_slow_secs:
+        the host is slow, and gets one import at a time."""
+        user = "slowhost@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(58, "small"))
+        c.logout()
+        proxy = self.own(CutProxy(legacy.port_imap))
+        new = self.new(legacy, settings=dict(MANUAL, legacy_slow_secs="1"),
+                       domain_keys={"imap_port": proxy.port})
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+        proxy.delay = 0.1
+        self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
+        self.assertIn("legacy host 127.0.0.1 is slow (counting its folders took long): "
+                      "1 imports at once", self.worker_log)
+        self.assertTrue(self.identical(legacy, new, user))
+
     def test_imports_per_legacy_host(self):
         """imports_per_legacy_host = 1: with room for three jobs, the worker
         still runs one import at a time against the one legacy host."""
