@@ -565,6 +565,7 @@ static int sweep_open_local(struct sweep_folder *f, struct mail_user *user)
 	return 0;
 }
 
+/* 1 opened, 0 when the legacy folder does not exist, -1 error */
 static int sweep_open_legacy(struct sweep_folder *f, struct mail_user *legacy_user,
 			     const char *vname)
 {
@@ -572,11 +573,15 @@ static int sweep_open_legacy(struct sweep_folder *f, struct mail_user *legacy_us
 	struct mailbox_status status;
 
 	f->legacy_box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
-	if (mailbox_sync(f->legacy_box, 0) < 0)
+	if (mailbox_sync(f->legacy_box, 0) < 0) {
+		/* gone since the listing, or a parent holding only children */
+		if (mailbox_get_last_mail_error(f->legacy_box) == MAIL_ERROR_NOTFOUND)
+			return 0;
 		return sweep_box_fail(f->cmd, f->legacy_box, "opening legacy");
+	}
 	mailbox_get_open_status(f->legacy_box, STATUS_UIDVALIDITY, &status);
 	f->uidvalidity = f->cmd->pop3 ? 0 : status.uidvalidity;
-	return 0;
+	return 1;
 }
 
 static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
@@ -585,7 +590,7 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 {
 	const char *vname = legacy->name;
 	char error[512];
-	int ret;
+	int ret, opened;
 
 	ret = migrate_store_ledger_folder_get(f->cmd->store, f->cmd->address, vname,
 					      &f->rec, error, sizeof(error));
@@ -596,8 +601,9 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 		i_snprintf(f->rec.local, sizeof(f->rec.local), "%s",
 			   sweep_local_name(vname));
 	}
-	if (sweep_open_legacy(f, legacy_user, vname) < 0 ||
-	    sweep_open_local(f, user) < 0 || sweep_seed(f) < 0)
+	if ((opened = sweep_open_legacy(f, legacy_user, vname)) <= 0)
+		return opened;
+	if (sweep_open_local(f, user) < 0 || sweep_seed(f) < 0)
 		return -1;
 	/* a folder met for the first time takes the legacy subscription; the
 	   user's later choices are never undone */
@@ -765,11 +771,14 @@ static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *us
 	int ret = 0;
 
 	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
-	if (mailbox_get_status(box, STATUS_UIDVALIDITY | STATUS_UIDNEXT, &status) < 0)
-		ret = sweep_box_fail(cmd, box, "reading");
+	if (mailbox_get_status(box, STATUS_UIDVALIDITY | STATUS_UIDNEXT, &status) < 0) {
+		/* a parent that only holds children has nothing to mark */
+		ret = mailbox_get_last_mail_error(box) == MAIL_ERROR_NOTFOUND ? 1 :
+			sweep_box_fail(cmd, box, "reading");
+	}
 	mailbox_free(&box);
-	if (ret < 0)
-		return -1;
+	if (ret != 0)
+		return ret < 0 ? -1 : 0;
 	i_zero(&rec);
 	i_snprintf(rec.legacy, sizeof(rec.legacy), "%s", vname);
 	i_snprintf(rec.local, sizeof(rec.local), "%s", vname);
