@@ -162,6 +162,26 @@ def new_server_story(root, legacy):
     if legacy.log_text().count("Login: user=<%s>" % carla) != legacy_logins:
         raise SystemExit("demo: a migrated login reached the legacy server")
     say("carla logs in locally now: INBOX %d messages, the legacy server not asked" % n)
+
+    step("After the cut-over: the ledger copier and finish")
+    c = legacy.imap(carla)
+    c.append("INBOX", None, None, b"From: late@example.org\r\nSubject: relayed during "
+             b"the cut-over\r\n\r\nThis one still went to the legacy server.\r\n")
+    c.logout()
+    say("a message reaches carla's legacy mailbox after the flip")
+    for opts in (["--keep-credentials"], ["--maxage", "3650"]):
+        out = new.doveadm("-f", "tab", "migrate", "finish", "-c", new.migrate_conf,
+                          *opts)
+        row = out.stdout.decode().splitlines()[1].split("\t")
+        say("doveadm migrate finish %s: %s copied %s, %s" % (
+            " ".join(opts), row[0], row[1], row[2]))
+    c = new.imap(carla, password=legacy.users[carla])
+    n2 = int(c.select("INBOX")[1][0])
+    c.logout()
+    if n2 != n + 1:
+        raise SystemExit("demo: finish did not copy the late message exactly once")
+    say("carla's INBOX: %d messages, the late one once; her legacy credential is "
+        "wiped, ana and bruno (not migrated) keep theirs" % n2)
     return new
 
 

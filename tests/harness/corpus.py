@@ -35,7 +35,7 @@ PROFILES = {
     # messages spread over the folders; size limits in bytes
     "small": dict(messages=60, max_size=300 * 1024, huge=()),
     "big": dict(messages=300, max_size=4 * 1024 * 1024,
-                huge=(12 * 1024 * 1024, 27 * 1024 * 1024)),
+                huge=(12 * 1024 * 1024, 30 * 1024 * 1024)),
 }
 
 # (name, subscribed, share of the messages).  Parents are listed before

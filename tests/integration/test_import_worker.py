@@ -175,6 +175,11 @@ class ImportWorkerTest(ImportCase):
         res, session = self.imap_login(new.port_imap, user, password)
         self.assertEqual(res, "OK", session)
         session.select("INBOX")
+        # the user works through the proxy: flags one message, deletes another
+        first, second = session.uid("SEARCH", None, "NOT DELETED NOT FLAGGED")[1][0].split()[:2]
+        session.uid("STORE", first, "+FLAGS.SILENT", "(\\Flagged $Urgente)")
+        session.uid("STORE", second, "+FLAGS.SILENT", "(\\Deleted)")
+        session.uid("EXPUNGE", second)
         c = legacy.imap(user)
         c.append("INBOX", None, None, b"Subject: late\r\n\r\narrived after the pass\r\n")
         c.logout()
@@ -185,16 +190,22 @@ class ImportWorkerTest(ImportCase):
         self.assertNotIn(b"kicking proxied sessions failed", out.stderr)
         st = corpus.stats(corpus.generate(21, "small"))
         totals = self.status(new)
+        # one late message in, one deleted
         self.assertEqual((totals["mailboxes_migrated"], totals["messages_migrated"],
                           totals["last_mailbox"], totals["migrated"], totals["synced"]),
-                         ("1", str(st["messages"] + 1), user, "1", "0"))
+                         ("1", str(st["messages"]), user, "1", "0"))
         self.assertEqual(self.account(new, user), "migrated imap %s 0" % DOMAIN)
         # the proxied session was kicked
         with self.assertRaises((imaplib.IMAP4.abort, OSError, EOFError)):
             session.noop()
             session.noop()
-        # the local mailbox is exact, the late message included
+        # the local mailbox is exact: the late message, the flag, the deletion
         self.assertTrue(self.identical(legacy, new, user))
+        c = new.imap(user, master=True)
+        c.select("INBOX", readonly=True)
+        self.assertIn(b"$Urgente", c.uid("FETCH", first, "(FLAGS)")[1][0])
+        self.assertEqual(c.uid("SEARCH", None, "UID " + second.decode())[1][0], b"")
+        c.logout()
         before = legacy.log_text().count("Login: user=<%s>" % user)
         res, c = self.imap_login(new.port_imap, user, password)
         self.assertEqual(res, "OK", c)
