@@ -337,7 +337,8 @@ static void config_defaults(struct migrate_config *c)
 	c->log = xstrdup("/var/log/dovecot-migrate.log");
 	c->mode = MIGRATE_MODE_PROXY;
 	c->unknown_recipients = MIGRATE_UNKNOWN_RELAY;
-	c->workers = 4;
+	/* 0: two per CPU, counted by the worker */
+	c->workers = 0;
 	c->policy_listen = xstrdup("unix:/var/spool/postfix/private/migrate-policy");
 	c->socketmap_listen = xstrdup("unix:/var/spool/postfix/private/migrate-map");
 	c->lmtp_transport = xstrdup("lmtp:unix:private/dovecot-lmtp");

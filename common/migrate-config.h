@@ -67,6 +67,7 @@ struct migrate_config {
 	char *log;
 	enum migrate_login_mode mode;
 	enum migrate_unknown_policy unknown_recipients;
+	/* concurrent imports; 0 (unset): two per CPU */
 	unsigned int workers;
 	char *policy_listen;
 	char *socketmap_listen;

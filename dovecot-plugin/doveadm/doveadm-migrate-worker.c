@@ -750,6 +750,11 @@ void cmd_migrate_worker(struct doveadm_cmd_context *cctx)
 	(void)doveadm_cmd_param_bool(cctx, "once", &worker.once);
 	(void)doveadm_cmd_param_int64(cctx, "jobs", &jobs);
 	worker.max_jobs = jobs > 0 ? (unsigned int)jobs : worker.config->workers;
+	if (worker.max_jobs == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		worker.max_jobs = 2 * (cpus > 0 ? (unsigned int)cpus : 1);
+	}
 	worker.dovecot_config = master_service_get_config_path(master_service);
 
 	migrate_store_settings_from_config(&set, worker.config, MIGRATE_STORE_WRITE);

@@ -30,7 +30,7 @@ static void test_config_defaults(void)
 	test_assert_strcmp(config->vault_key, "/etc/dovecot-migrate/vault.key");
 	test_assert(config->mode == MIGRATE_MODE_PROXY);
 	test_assert(config->unknown_recipients == MIGRATE_UNKNOWN_RELAY);
-	test_assert(config->workers == 4);
+	test_assert(config->workers == 0);	/* two per CPU */
 	test_assert_strcmp(config->lmtp_transport, "lmtp:unix:private/dovecot-lmtp");
 	test_assert(config->domain_count == 0);
 	test_assert(config->store_user == NULL && config->store_group == NULL);
