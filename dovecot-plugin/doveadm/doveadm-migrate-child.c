@@ -222,12 +222,16 @@ int child_wait(struct child *child)
 	return status;
 }
 
-bool child_count(struct child *child, uint32_t *folders_r,
-			uint64_t *messages_r, uint64_t *bytes_r)
+/* Sums the rows of a finished tab-separated listing: the message count
+   and size are its columns msg_col and msg_col + 1. */
+static bool child_sum_rows(struct child *child, const char *header,
+			   unsigned int columns, unsigned int msg_col,
+			   uint32_t *folders_r, uint64_t *messages_r,
+			   uint64_t *bytes_r)
 {
 	const char *const *lines = child_output_lines(child);
 
-	if (lines[0] == NULL || !str_begins(lines[0], "mailbox\t"))
+	if (lines[0] == NULL || !str_begins(lines[0], header))
 		return FALSE;
 	*folders_r = 0;
 	*messages_r = *bytes_r = 0;
@@ -238,14 +242,28 @@ bool child_count(struct child *child, uint32_t *folders_r,
 		if (**lines == '\0')
 			continue;
 		f = t_strsplit_tabescaped(*lines);
-		if (str_array_length(f) != 3 || str_to_uint64(f[1], &messages) < 0 ||
-		    str_to_uint64(f[2], &bytes) < 0)
+		if (str_array_length(f) != columns ||
+		    str_to_uint64(f[msg_col], &messages) < 0 ||
+		    str_to_uint64(f[msg_col + 1], &bytes) < 0)
 			return FALSE;
 		(*folders_r)++;
 		*messages_r += messages;
 		*bytes_r += bytes;
 	}
 	return TRUE;
+}
+
+bool child_count(struct child *child, uint32_t *folders_r,
+		 uint64_t *messages_r, uint64_t *bytes_r)
+{
+	return child_sum_rows(child, "mailbox\t", 3, 1, folders_r, messages_r, bytes_r);
+}
+
+bool child_mark_count(struct child *child, uint32_t *folders_r,
+		      uint64_t *messages_r, uint64_t *bytes_r)
+{
+	return child_sum_rows(child, "folder\tuidvalidity\t", 5, 3, folders_r,
+			      messages_r, bytes_r);
 }
 
 const char *child_reason(struct child *child, int status)

@@ -41,10 +41,15 @@ int child_status(struct child *child);
 int child_wait(struct child *child);
 void child_close(struct child *child);
 
+typedef bool child_count_fn(struct child *child, uint32_t *folders_r,
+			    uint64_t *messages_r, uint64_t *bytes_r);
 /* Sums the folders, messages and bytes of a finished count. FALSE when
    the output is not one. */
 bool child_count(struct child *child, uint32_t *folders_r,
 		 uint64_t *messages_r, uint64_t *bytes_r);
+/* The same from a finished `sweep -M` (its folders' messages and sizes). */
+bool child_mark_count(struct child *child, uint32_t *folders_r,
+		      uint64_t *messages_r, uint64_t *bytes_r);
 /* The first error the child printed: the cause (what follows is its
    consequences, or a backtrace); else how it ended. */
 const char *child_reason(struct child *child, int status);

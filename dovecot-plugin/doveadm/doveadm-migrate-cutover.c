@@ -64,9 +64,13 @@ static void cutover_kick(struct cutover *c)
 	child_close(&child);
 }
 
-/* Runs one started child to its end; NULL when it succeeded, else why. */
-static const char *cutover_run(struct child *child, int spawned)
+/* Runs one started child to its end; NULL when it succeeded, else why.
+   With count, a successful child's output holds the local counts, which
+   become the account's done counts. */
+static const char *cutover_run(struct cutover *c, struct child *child, int spawned,
+			       child_count_fn *count)
 {
+	struct migrate_account_progress *p = &c->account.progress;
 	const char *reason = NULL;
 	int status;
 
@@ -75,6 +79,9 @@ static const char *cutover_run(struct child *child, int spawned)
 	status = child_wait(child);
 	if (!child_ok(status))
 		reason = child_reason(child, status);
+	else if (count != NULL &&
+		 count(child, &p->folders_done, &p->messages_done, &p->bytes_done))
+		p->pass++;
 	child_close(child);
 	return reason;
 }
@@ -90,32 +97,23 @@ static const char *cutover_final_pass(struct cutover *c)
 	if (migrate_store_ledger_account_get(c->store, c->address, &la,
 					     error, sizeof(error)) < 0)
 		return t_strdup(error);
-	if (la.engine == MIGRATE_ENGINE_COPIER) {
-		reason = cutover_run(&child, child_spawn_sweep(c->dovecot_config,
-			&child, c->address, c->config->path, 0, FALSE));
-	} else {
-		reason = cutover_run(&child, child_spawn_pass(c->dovecot_config,
-			&child, c->address, c->account.protocol));
-		if (reason == NULL) {
-			reason = cutover_run(&child, child_spawn_sweep(
-				c->dovecot_config, &child, c->address,
-				c->config->path, 0, TRUE));
-		}
+	if (la.engine != MIGRATE_ENGINE_COPIER) {
+		/* dsync, then the marks, which bring the local counts */
+		reason = cutover_run(c, &child, child_spawn_pass(c->dovecot_config,
+			&child, c->address, c->account.protocol), NULL);
+		if (reason != NULL)
+			return reason;
+		return cutover_run(c, &child, child_spawn_sweep(c->dovecot_config,
+			&child, c->address, c->config->path, 0, TRUE),
+			child_mark_count);
 	}
+	reason = cutover_run(c, &child, child_spawn_sweep(c->dovecot_config,
+		&child, c->address, c->config->path, 0, FALSE), NULL);
 	if (reason != NULL)
 		return reason;
-
-	/* the local counts are now the migrated mailbox's */
-	if (child_spawn_count(c->dovecot_config, &child, c->address,
-			      c->account.protocol, FALSE) == 0) {
-		struct migrate_account_progress *p = &c->account.progress;
-
-		if (child_ok(child_wait(&child)) &&
-		    child_count(&child, &p->folders_done, &p->messages_done,
-				&p->bytes_done))
-			p->pass++;
-		child_close(&child);
-	}
+	/* a failed count only leaves the progress record behind */
+	(void)cutover_run(c, &child, child_spawn_count(c->dovecot_config, &child,
+		c->address, c->account.protocol, FALSE), child_count);
 	return NULL;
 }
 

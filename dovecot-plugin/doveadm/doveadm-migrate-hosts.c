@@ -79,13 +79,15 @@ static void host_halve(struct legacy_host *host)
 	host->cap = I_MAX(host->cap / 2, 1);
 }
 
-void legacy_hosts_report(struct legacy_hosts *hosts, const char *name,
+bool legacy_hosts_report(struct legacy_hosts *hosts, const char *name,
 			 enum legacy_host_signal signal, const char *reason)
 {
 	struct legacy_host *host = host_get(hosts, name);
+	bool patient;
 
 	switch (signal) {
 	case LEGACY_HOST_THROTTLED:
+		patient = host->backoff_secs < BACKOFF_MAX_SECS;
 		host_halve(host);
 		host->backoff_secs = host->backoff_secs == 0 ? BACKOFF_FIRST_SECS :
 			I_MIN(host->backoff_secs * 2, BACKOFF_MAX_SECS);
@@ -93,12 +95,12 @@ void legacy_hosts_report(struct legacy_hosts *hosts, const char *name,
 		i_warning("migrate worker: legacy host %s is throttling (%s): "
 			  "%u imports at once, none new for %u s", name, reason,
 			  host->cap, host->backoff_secs);
-		return;
+		return patient;
 	case LEGACY_HOST_SLOW:
 		host_halve(host);
 		i_warning("migrate worker: legacy host %s is slow (%s): %u "
 			  "imports at once", name, reason, host->cap);
-		return;
+		return TRUE;
 	case LEGACY_HOST_OK:
 		host->backoff_secs = 0;
 		if (host->cap < hosts->max_jobs) {
@@ -106,7 +108,7 @@ void legacy_hosts_report(struct legacy_hosts *hosts, const char *name,
 			i_info("migrate worker: legacy host %s recovering: %u "
 			       "imports at once", name, host->cap);
 		}
-		return;
+		return TRUE;
 	}
 	i_unreached();
 }
@@ -114,8 +116,7 @@ void legacy_hosts_report(struct legacy_hosts *hosts, const char *name,
 bool legacy_reason_is_throttle(const char *reason)
 {
 	static const char *const signs[] = {
-		"[LIMIT]", "[UNAVAILABLE]", "[INUSE]", "BYE ", "Connection refused",
-		NULL
+		"[LIMIT]", "[UNAVAILABLE]", "[INUSE]", "BYE ", NULL
 	};
 	unsigned int i;
 

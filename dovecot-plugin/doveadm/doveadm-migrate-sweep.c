@@ -23,7 +23,8 @@
 
    -M (at the cut-over, right after dsync's final pass, while the local
    mailbox is still exactly the legacy one): records each folder's
-   UIDVALIDITY and UIDNEXT as its watermark. The per-message records of
+   UIDVALIDITY and UIDNEXT as its watermark, and prints them with the
+   folder's messages and size (the cut-over's done counts). The per-message records of
    what dsync placed are written by the first sweep afterwards (seeding),
    from the local messages below the watermark.
 
@@ -766,12 +767,15 @@ static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *us
 	struct mail_namespace *ns = mail_namespace_find(user->namespaces, vname);
 	struct migrate_ledger_folder rec;
 	struct mailbox_status status;
+	struct mailbox_metadata metadata;
 	struct mailbox *box;
 	char error[512];
 	int ret = 0;
 
 	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
-	if (mailbox_get_status(box, STATUS_UIDVALIDITY | STATUS_UIDNEXT, &status) < 0) {
+	if (mailbox_get_status(box, STATUS_UIDVALIDITY | STATUS_UIDNEXT |
+			       STATUS_MESSAGES, &status) < 0 ||
+	    mailbox_get_metadata(box, MAILBOX_METADATA_VIRTUAL_SIZE, &metadata) < 0) {
 		/* a parent that only holds children has nothing to mark */
 		ret = mailbox_get_last_mail_error(box) == MAIL_ERROR_NOTFOUND ? 1 :
 			sweep_box_fail(cmd, box, "reading");
@@ -790,6 +794,8 @@ static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *us
 	doveadm_print(vname);
 	doveadm_print_num(rec.uidvalidity);
 	doveadm_print_num(rec.dsync_below);
+	doveadm_print_num(status.messages);
+	doveadm_print_num(metadata.virtual_size);
 	return 0;
 }
 
@@ -865,8 +871,16 @@ static void cmd_sweep_init(struct doveadm_mail_cmd_context *_ctx,
 	if (migrate_store_open(&set, &cmd->store, error, sizeof(error)) < 0)
 		i_fatal_status(EX_TEMPFAIL, "%s", error);
 	doveadm_print_header_simple("folder");
-	doveadm_print_header_simple(cmd->mark ? "uidvalidity" : "copied");
-	doveadm_print_header_simple(cmd->mark ? "uidnext" : "known");
+	if (cmd->mark) {
+		/* the marks, and the counts the cut-over records as done */
+		doveadm_print_header_simple("uidvalidity");
+		doveadm_print_header_simple("uidnext");
+		doveadm_print_header_simple("messages");
+		doveadm_print_header_simple("vsize");
+	} else {
+		doveadm_print_header_simple("copied");
+		doveadm_print_header_simple("known");
+	}
 }
 
 static void cmd_sweep_deinit(struct doveadm_mail_cmd_context *_ctx)

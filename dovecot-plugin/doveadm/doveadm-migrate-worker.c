@@ -9,11 +9,11 @@
    host and credential come from the migrate userdb (doveadm only), never
    from the command line.
 
-   A job has three steps, each a child doveadm: the legacy mailbox's
+   A job has two steps, each a child doveadm: the legacy mailbox's
    folders, messages and bytes (`mailbox status` with mail_location=imapc:
-   or pop3c:, the totals of the progress record), the pass, and the local
-   counts (done); while the pass runs the local counts are refreshed every
-   few seconds, so the progress record moves.
+   or pop3c:, the totals of the progress record), and the pass; while the
+   pass runs the local counts (done) are refreshed every few seconds, so
+   the progress record moves, and a finished pass has done = total.
 
    After a pass: synced; with cutover = auto (the default) the account is
    then cut over at once (doveadm-migrate-cutover.c) when the pass took
@@ -64,7 +64,6 @@
 enum import_step {
 	STEP_COUNT_LEGACY,
 	STEP_PASS,
-	STEP_COUNT_LOCAL,
 	/* a migrated account's scheduled sweep (the ledger copier) */
 	STEP_SWEEP,
 };
@@ -344,8 +343,6 @@ static void worker_job_throttled(struct worker *worker, struct import_job *job,
 	char error[512];
 	time_t retry_at;
 
-	legacy_hosts_report(worker->hosts, job->legacy_host,
-			    LEGACY_HOST_THROTTLED, reason);
 	(void)legacy_hosts_admit(worker->hosts, job->legacy_host, 0, &retry_at);
 	worker->deferred_until = I_MAX(worker->deferred_until, retry_at);
 	if (job->step == STEP_SWEEP)
@@ -364,19 +361,21 @@ static bool worker_job_pace(struct worker *worker, struct import_job *job,
 {
 	const char *reason;
 
-	if (job->legacy_host == NULL || job->step == STEP_COUNT_LOCAL)
+	if (job->legacy_host == NULL)
 		return TRUE;
 	if (ok) {
 		bool slow = job->step == STEP_COUNT_LEGACY &&
 			time(NULL) - job->started >= worker->config->legacy_slow_secs;
 
-		legacy_hosts_report(worker->hosts, job->legacy_host,
-				    slow ? LEGACY_HOST_SLOW : LEGACY_HOST_OK,
-				    slow ? "counting its folders took long" : "");
+		(void)legacy_hosts_report(worker->hosts, job->legacy_host,
+					  slow ? LEGACY_HOST_SLOW : LEGACY_HOST_OK,
+					  slow ? "counting its folders took long" : "");
 		return TRUE;
 	}
 	reason = child_reason(&job->main, status);
-	if (!legacy_reason_is_throttle(reason))
+	if (!legacy_reason_is_throttle(reason) ||
+	    !legacy_hosts_report(worker->hosts, job->legacy_host,
+				 LEGACY_HOST_THROTTLED, reason))
 		return TRUE;
 	worker_job_throttled(worker, job, reason);
 	return FALSE;
@@ -422,15 +421,12 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 			worker_save_progress(worker, job);
 			return worker_job_next_pass(worker, job);
 		}
-		job->step = STEP_COUNT_LOCAL;
-		if (child_spawn_count(worker->dovecot_config, &job->main,
-				      job->address, job->protocol, FALSE) == 0)
-			return TRUE;
-		worker_job_synced(worker, job);
-		return FALSE;
-	case STEP_COUNT_LOCAL:
-		if (ok)
-			worker_read_local_counts(job, &job->main);
+		/* an exact pass: the local side now holds what the legacy
+		   counts found (a count of our own would cost one more
+		   doveadm process per job) */
+		job->progress.folders_done = job->progress.folders_total;
+		job->progress.messages_done = job->progress.messages_total;
+		job->progress.bytes_done = job->progress.bytes_total;
 		worker_job_synced(worker, job);
 		return FALSE;
 	case STEP_SWEEP:
