@@ -254,6 +254,29 @@ int migrate_store_ledger_account_set(struct migrate_store *store, const char *ad
 	return store_write(store, &store->secrets, do_account_set, &op, error, error_size);
 }
 
+static int do_sweep_schedule(struct store_txn *t, void *context)
+{
+	struct account_op *op = context;
+	int64_t due = op->account.sweep_due;
+
+	if (account_read(t, op->address, &op->account) < 0)
+		return -1;
+	op->account.sweep_due = due;
+	return account_write(t, op->address, &op->account);
+}
+
+int migrate_store_sweep_schedule(struct migrate_store *store, const char *address,
+				 int64_t due, char *error, size_t error_size)
+{
+	struct account_op op = { .address = address };
+
+	if (check_args(store, address, NULL, error, error_size) < 0)
+		return -1;
+	op.account.sweep_due = due;
+	return store_write(store, &store->secrets, do_sweep_schedule, &op,
+			   error, error_size);
+}
+
 static int do_sweep_take(struct store_txn *t, void *context)
 {
 	struct account_op *op = context;

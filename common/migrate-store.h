@@ -213,6 +213,9 @@ int migrate_store_ledger_account_get(struct migrate_store *store, const char *ad
 int migrate_store_ledger_account_set(struct migrate_store *store, const char *address,
 				     const struct migrate_ledger_account *account,
 				     char *error, size_t error_size);
+/* Sets only the account's next sweep (0: none), in one transaction. */
+int migrate_store_sweep_schedule(struct migrate_store *store, const char *address,
+				 int64_t due, char *error, size_t error_size);
 /* The account whose sweep is due first, if due by now: 1 and its address
    (its sweep_due moved to now + lease_secs, so a crashed sweeper's job
    comes back), 0 when none is due. */

@@ -138,17 +138,11 @@ static void cutover_fail(struct cutover *c, const char *reason)
 /* The sweep for the mail the legacy server got during the window. */
 static void cutover_schedule_sweep(struct cutover *c)
 {
-	struct migrate_ledger_account la;
 	char error[512];
 
-	if (migrate_store_ledger_account_get(c->store, c->address, &la,
-					     error, sizeof(error)) < 0) {
-		i_error("migrate cutover: %s: %s", c->address, error);
-		return;
-	}
-	la.sweep_due = time(NULL) + c->config->sweep_after_secs;
-	if (migrate_store_ledger_account_set(c->store, c->address, &la,
-					     error, sizeof(error)) < 0)
+	if (migrate_store_sweep_schedule(c->store, c->address,
+					 time(NULL) + c->config->sweep_after_secs,
+					 error, sizeof(error)) < 0)
 		i_error("migrate cutover: %s: %s", c->address, error);
 }
 

@@ -168,18 +168,25 @@ static int sweep_hash(struct mail *mail, struct migrate_ledger_message *m,
 
 /* ---- the ledger's view of the folder ------------------------------------ */
 
+/* A confirmed record's legacy message is known: not copied again. */
+static void sweep_know(struct sweep_folder *f, const struct migrate_ledger_message *m)
+{
+	if (m->uidl[0] != '\0') {
+		char *uidl = p_strdup(f->pool, m->uidl);
+
+		hash_table_update(f->known_uidls, uidl, uidl);
+	} else if (m->uidvalidity == f->uidvalidity && m->uid != 0)
+		seq_range_array_add(&f->known_uids, m->uid);
+}
+
 static int sweep_known_one(const struct migrate_ledger_message *m, void *context)
 {
 	struct sweep_folder *f = context;
 
 	if (m->pending)
 		array_push_back(&f->pending, m);
-	else if (m->uidl[0] != '\0') {
-		char *uidl = p_strdup(f->pool, m->uidl);
-
-		hash_table_update(f->known_uidls, uidl, uidl);
-	} else if (m->uidvalidity == f->uidvalidity && m->uid != 0)
-		seq_range_array_add(&f->known_uids, m->uid);
+	else
+		sweep_know(f, m);
 	return 0;
 }
 
@@ -262,16 +269,25 @@ static int sweep_put(struct sweep_folder *f, const struct migrate_ledger_message
 	return 0;
 }
 
-static int sweep_flush_seed(struct sweep_folder *f)
+/* Records the batch's entries: all, or with copies_only the copies whose
+   local save is confirmed. */
+static int sweep_put_batch(struct sweep_folder *f, bool copies_only)
 {
 	ARRAY(struct migrate_ledger_message) msgs;
 	const struct sweep_entry *e;
-	int ret;
 
 	t_array_init(&msgs, array_count(&f->batch) + 1);
-	array_foreach(&f->batch, e)
-		array_push_back(&msgs, &e->msg);
-	ret = sweep_put(f, array_front(&msgs), array_count(&msgs));
+	array_foreach(&f->batch, e) {
+		if (!copies_only || (e->copied && !e->msg.pending))
+			array_push_back(&msgs, &e->msg);
+	}
+	return sweep_put(f, array_front(&msgs), array_count(&msgs));
+}
+
+static int sweep_flush_seed(struct sweep_folder *f)
+{
+	int ret = sweep_put_batch(f, FALSE);
+
 	array_clear(&f->batch);
 	return ret;
 }
@@ -349,12 +365,7 @@ static int sweep_resolve_pending(struct sweep_folder *f)
 				return sweep_fail(f->cmd, "%s", error);
 			continue;
 		}
-		if (m->uidl[0] != '\0') {
-			char *uidl = p_strdup(f->pool, m->uidl);
-
-			hash_table_update(f->known_uidls, uidl, uidl);
-		} else if (m->uidvalidity == f->uidvalidity)
-			seq_range_array_add(&f->known_uids, m->uid);
+		sweep_know(f, m);
 	}
 	i_info("migrate sweep: %s: '%s': an interrupted sweep's %u messages checked",
 	       f->cmd->address, f->rec.legacy, array_count(&f->pending));
@@ -382,7 +393,6 @@ static int sweep_batch_begin(struct sweep_folder *f)
 static int sweep_flush(struct sweep_folder *f)
 {
 	struct mail_transaction_commit_changes changes;
-	ARRAY(struct migrate_ledger_message) msgs;
 	struct seq_range_iter iter;
 	struct sweep_entry *e;
 	unsigned int n = 0;
@@ -391,34 +401,28 @@ static int sweep_flush(struct sweep_folder *f)
 
 	if (f->trans == NULL)
 		return 0;
-	t_array_init(&msgs, array_count(&f->batch) + 1);
 	array_foreach_modifiable(&f->batch, e) {
 		e->msg.pending = e->copied;
 		if (e->copied)
 			e->msg.local_uid = f->batch_uidnext;
-		array_push_back(&msgs, &e->msg);
 	}
-	if (sweep_put(f, array_front(&msgs), array_count(&msgs)) < 0) {
+	if (sweep_put_batch(f, FALSE) < 0) {
 		mailbox_transaction_rollback(&f->trans);
 		return -1;
 	}
 	if (mailbox_transaction_commit_get_changes(&f->trans, &changes) < 0)
 		return sweep_box_fail(f->cmd, f->local_box, "saving into");
-	array_clear(&msgs);
 	seq_range_array_iter_init(&iter, &changes.saved_uids);
 	array_foreach_modifiable(&f->batch, e) {
-		if (!e->copied)
-			continue;
 		/* without a UID the record stays pending: the next sweep
 		   finds the copy by its content */
-		if (!seq_range_array_iter_nth(&iter, n++, &uid))
-			continue;
-		e->msg.pending = FALSE;
-		e->msg.local_uid = uid;
-		array_push_back(&msgs, &e->msg);
+		if (e->copied && seq_range_array_iter_nth(&iter, n++, &uid)) {
+			e->msg.pending = FALSE;
+			e->msg.local_uid = uid;
+		}
 	}
 	pool_unref(&changes.pool);
-	ret = sweep_put(f, array_front(&msgs), array_count(&msgs));
+	ret = sweep_put_batch(f, TRUE);
 	array_clear(&f->batch);
 	return ret;
 }

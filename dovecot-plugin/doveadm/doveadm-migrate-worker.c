@@ -281,17 +281,10 @@ static bool worker_job_next_pass(struct worker *worker, struct import_job *job)
 static void worker_sweep_reschedule(struct worker *worker, const char *address,
 				    int64_t due)
 {
-	struct migrate_ledger_account la;
 	char error[512];
 
-	if (migrate_store_ledger_account_get(worker->store, address, &la,
-					     error, sizeof(error)) < 0) {
-		worker_store_error(address, error);
-		return;
-	}
-	la.sweep_due = due;
-	if (migrate_store_ledger_account_set(worker->store, address, &la,
-					     error, sizeof(error)) < 0)
+	if (migrate_store_sweep_schedule(worker->store, address, due,
+					 error, sizeof(error)) < 0)
 		worker_store_error(address, error);
 }
 
@@ -583,6 +576,13 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 	return TRUE;
 }
 
+static void import_job_init(struct import_job *job)
+{
+	i_zero(job);
+	job->main.out_fd = job->main.err_fd = -1;
+	job->counter.out_fd = job->counter.err_fd = -1;
+}
+
 /* Takes one job and starts it; FALSE when there is nothing to take. */
 static bool worker_start_one(struct worker *worker)
 {
@@ -590,9 +590,7 @@ static bool worker_start_one(struct worker *worker)
 	char error[512];
 	int ret;
 
-	i_zero(&job);
-	job.main.out_fd = job.main.err_fd = -1;
-	job.counter.out_fd = job.counter.err_fd = -1;
+	import_job_init(&job);
 	ret = migrate_store_queue_take(worker->store, getpid(), WORKER_LEASE_SECS,
 				       job.address, error, sizeof(error));
 	if (ret <= 0) {
@@ -624,9 +622,7 @@ static bool worker_start_sweep(struct worker *worker)
 	time_t due;
 	int ret;
 
-	i_zero(&job);
-	job.main.out_fd = job.main.err_fd = -1;
-	job.counter.out_fd = job.counter.err_fd = -1;
+	import_job_init(&job);
 	ret = migrate_store_sweep_take(worker->store, WORKER_LEASE_SECS,
 				       job.address, error, sizeof(error));
 	if (ret <= 0) {

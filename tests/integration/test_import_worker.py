@@ -34,13 +34,37 @@ class ImportCase(CaptureCase):
         (row,) = json.loads(out.stdout.decode())
         return row
 
-    def identical(self, legacy, new, user):
+    def legacy_with_corpus(self, user, seed, profile="small"):
+        """A legacy server whose one user holds a generated corpus."""
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        corpus.load_imap(c, corpus.generate(seed, profile))
+        c.logout()
+        return legacy
+
+    def capture(self, new, legacy, user):
+        """user's first login on the new server: recorded and queued."""
+        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
+        self.account(new, user)
+
+    def captured(self, legacy, user, **new_kw):
+        """A new server (self.new's arguments) where user has logged in."""
+        new = self.new(legacy, **new_kw)
+        self.capture(new, legacy, user)
+        return new
+
+    def differences(self, legacy, new, user, ignore_uids=False):
+        """The verifier's differences between user's legacy and local
+        mailboxes (by content and date with ignore_uids)."""
         a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
                             label="legacy")
         b = verify.Endpoint("127.0.0.1", new.port_imap,
                             "%s*%s" % (user, new.master_user), new.master_password,
                             label="new")
-        return verify.verify(a, b, out=lambda line: None) == []
+        return verify.verify(a, b, ignore_uids=ignore_uids, out=lambda line: None)
+
+    def identical(self, legacy, new, user):
+        return self.differences(legacy, new, user) == []
 
 
 class ImportWorkerTest(ImportCase):
@@ -91,9 +115,7 @@ class ImportWorkerTest(ImportCase):
     def test_refused_credential_waits_for_the_next_login(self):
         user = "moved@" + DOMAIN
         legacy = self.legacy_server([user])
-        new = self.new(legacy, settings=MANUAL)
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        new = self.captured(legacy, user, settings=MANUAL)
         newpw = self.password()
         legacy.add_user(user, newpw)
         results = self.worker(new)
@@ -112,9 +134,7 @@ class ImportWorkerTest(ImportCase):
     def test_legacy_down_fails_with_a_retry_time(self):
         user = "later@" + DOMAIN
         legacy = self.legacy_server([user])
-        new = self.new(legacy)
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        new = self.captured(legacy, user)
         legacy.stop()
         results = self.worker(new)
         self.assertEqual(results[user][0], "failed")
@@ -156,10 +176,7 @@ class ImportWorkerTest(ImportCase):
 
     def test_cutover_kicks_proxied_sessions_and_finishes_exactly(self):
         user = "switch@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(21, "small"))
-        c.logout()
+        legacy = self.legacy_with_corpus(user, 21)
         new = self.new(legacy, "starttls", settings=MANUAL)
         password = legacy.users[user]
         # not synced yet: refused, nothing changes
@@ -220,10 +237,7 @@ class ImportWorkerTest(ImportCase):
         cutover_pass_secs has converged, and the account is cut over in the
         same job: proxied sessions kicked, a last pass, migrated."""
         user = "auto@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(31, "small"))
-        c.logout()
+        legacy = self.legacy_with_corpus(user, 31)
         new = self.new(legacy)
         password = legacy.users[user]
         res, session = self.imap_login(new.port_imap, user, password)
@@ -247,13 +261,8 @@ class ImportWorkerTest(ImportCase):
         long, so another runs before the cut-over (whose last pass is one
         more)."""
         user = "slow@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(71, "big"))
-        c.logout()
-        new = self.new(legacy, settings={"cutover_pass_secs": "1"})
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        legacy = self.legacy_with_corpus(user, 71, "big")
+        new = self.captured(legacy, user, settings={"cutover_pass_secs": "1"})
         self.assertEqual(self.worker(new), {user: ["migrated", ""]})
         row = self.status(new, "-u", user)
         self.assertEqual(row["state"], "migrated")
@@ -267,13 +276,8 @@ class ImportWorkerTest(ImportCase):
         (its dsync child dies with it); the next worker resumes the job
         from its lease and the copy is exact: no gap, no duplicate."""
         user = "big@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(41, "big"))
-        c.logout()
-        new = self.new(legacy, settings=MANUAL)
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        legacy = self.legacy_with_corpus(user, 41, "big")
+        new = self.captured(legacy, user, settings=MANUAL)
         argv = new.wrapper + ["doveadm", "-c", new.conf, "migrate", "worker",
                               "-c", new.migrate_conf]
         kills = 0
@@ -303,16 +307,11 @@ class ImportWorkerTest(ImportCase):
         reconnect fails: the worker tries the pass again and the copy is
         exact. (Without the refusal imapc reconnects by itself.)"""
         user = "flaky@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(51, "small"))
-        c.logout()
+        legacy = self.legacy_with_corpus(user, 51)
         proxy = self.own(CutProxy(legacy.port_imap, after_bytes=300000, cuts=2,
                                   refuse_after_cut=1))
-        new = self.new(legacy, settings=MANUAL,
-                       domain_keys={"imap_port": proxy.port})
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        new = self.captured(legacy, user, settings=MANUAL,
+                            domain_keys={"imap_port": proxy.port})
         self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
         self.assertEqual(proxy.cut, 2)
         self.assertEqual(self.worker_log.count("pass failed, trying again"), 2)
@@ -325,14 +324,10 @@ class ImportWorkerTest(ImportCase):
         for 2, then 4 s; when it answers again the import runs and the host
         gets its second slot back."""
         user = "busy@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(57, "small"))
-        c.logout()
+        legacy = self.legacy_with_corpus(user, 57)
         proxy = self.own(CutProxy(legacy.port_imap))
-        new = self.new(legacy, settings=MANUAL, domain_keys={"imap_port": proxy.port})
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        new = self.captured(legacy, user, settings=MANUAL,
+                            domain_keys={"imap_port": proxy.port})
         proxy.busy = 2
         self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
         self.assertEqual(proxy.busy_answered, 2)
@@ -350,15 +345,10 @@ class ImportWorkerTest(ImportCase):
         """Counting the legacy folders takes longer than legacy_slow_secs:
         the host is slow, and gets one import at a time."""
         user = "slowhost@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(58, "small"))
-        c.logout()
+        legacy = self.legacy_with_corpus(user, 58)
         proxy = self.own(CutProxy(legacy.port_imap))
-        new = self.new(legacy, settings=dict(MANUAL, legacy_slow_secs="1"),
-                       domain_keys={"imap_port": proxy.port})
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        new = self.captured(legacy, user, settings=dict(MANUAL, legacy_slow_secs="1"),
+                            domain_keys={"imap_port": proxy.port})
         proxy.delay = 0.1
         self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
         self.assertIn("legacy host 127.0.0.1 is slow (counting its folders took long): "

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from harness import build, corpus, procs, verify
+from harness import build, corpus, procs
 from integration.test_import_worker import ImportCase, MANUAL
 from integration.test_login_capture import DOMAIN
 
@@ -51,8 +51,7 @@ class LedgerSweepTest(ImportCase):
         c = legacy.imap(user)
         corpus.load_imap(c, corpus.generate(seed, "small"))
         c.logout()
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        self.capture(new, legacy, user)
         self.assertEqual(self.worker(new), {user: ["synced", ""]})
         out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
                           "-u", user)
@@ -158,13 +157,8 @@ class LedgerSweepTest(ImportCase):
         """sweep_after_secs after an automatic cut-over the worker sweeps
         the account once: mail the legacy server got in the window."""
         user = "window@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(81, "small"))
-        c.logout()
-        new = self.new(legacy, settings={"sweep_after_secs": "2"})
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        legacy = self.legacy_with_corpus(user, 81)
+        new = self.captured(legacy, user, settings={"sweep_after_secs": "2"})
         self.assertEqual(self.worker(new), {user: ["migrated", ""]})
         # relayed to the legacy server during the window
         c = legacy.imap(user)
@@ -186,10 +180,7 @@ class LedgerSweepTest(ImportCase):
         runs; the passes are the ledger copier's, so what the user did
         locally stays, and every legacy message arrives once."""
         user = "here@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(91, "small"))
-        c.logout()
+        legacy = self.legacy_with_corpus(user, 91)
         settings = dict(MANUAL, mode="local")
         new = self.new(legacy, settings=settings)
         res, c = self.imap_login(new.port_imap, user, legacy.users[user])
@@ -205,12 +196,7 @@ class LedgerSweepTest(ImportCase):
         self.assertEqual(len(self.messages(c, "INBOX", 'SUBJECT "mine"')), 1)
         c.logout()
         # every legacy message arrived once, flags and dates as they were
-        a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
-                            label="legacy")
-        b = verify.Endpoint("127.0.0.1", new.port_imap,
-                            "%s*%s" % (user, new.master_user), new.master_password,
-                            label="new")
-        diffs = verify.verify(a, b, ignore_uids=True, out=lambda line: None)
+        diffs = self.differences(legacy, new, user, ignore_uids=True)
         only_new = [d for d in diffs if "only in new" in d]
         self.assertEqual([d for d in diffs if d not in only_new], [])
         self.assertEqual(len(only_new), 1, diffs)   # "mine"
@@ -242,13 +228,8 @@ class LedgerSweepTest(ImportCase):
         records); the next worker resumes, and the result has every legacy
         message exactly once."""
         user = "crash@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        corpus.load_imap(c, corpus.generate(101, "big"))
-        c.logout()
-        new = self.new(legacy, settings=dict(MANUAL, mode="local"))
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        legacy = self.legacy_with_corpus(user, 101, "big")
+        new = self.captured(legacy, user, settings=dict(MANUAL, mode="local"))
         argv = new.wrapper + ["doveadm", "-c", new.conf, "migrate", "worker",
                               "-c", new.migrate_conf]
         log = os.path.join(self.root, "worker.log")
@@ -266,12 +247,7 @@ class LedgerSweepTest(ImportCase):
             kills += 1
         self.assertEqual(kills, 20, "the import ended (%s) after %d kills" % (state, kills))
         self.assertEqual(self.worker(new), {user: ["synced", ""]})
-        a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
-                            label="legacy")
-        b = verify.Endpoint("127.0.0.1", new.port_imap,
-                            "%s*%s" % (user, new.master_user), new.master_password,
-                            label="new")
-        self.assertEqual(verify.verify(a, b, ignore_uids=True, out=lambda line: None), [])
+        self.assertEqual(self.differences(legacy, new, user, ignore_uids=True), [])
 
     def test_pending_records_of_a_killed_sweep_resolved(self):
         """A sweep killed after its batch's pending records: one message
@@ -286,9 +262,7 @@ class LedgerSweepTest(ImportCase):
             c.append("INBOX", "(\\Seen)", None, m)
         uidvalidity = c.select("INBOX")[1] and c.response("UIDVALIDITY")[1][0].decode()
         c.logout()
-        new = self.new(legacy, settings=dict(MANUAL, mode="local"))
-        self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
-        self.account(new, user)
+        new = self.captured(legacy, user, settings=dict(MANUAL, mode="local"))
         # the killed sweep's committed copy of the second message
         c = self.local(new, user)
         c.append("INBOX", "(\\Seen)", None, msgs[1])
@@ -302,12 +276,7 @@ class LedgerSweepTest(ImportCase):
                           "-u", user)
         self.assertEqual(sweep_rows(out)["INBOX"], (2, 1))
         self.assertIn("an interrupted sweep's 2 messages checked", out.stderr.decode())
-        a = verify.Endpoint("127.0.0.1", legacy.port_imap, user, legacy.users[user],
-                            label="legacy")
-        b = verify.Endpoint("127.0.0.1", new.port_imap,
-                            "%s*%s" % (user, new.master_user), new.master_password,
-                            label="new")
-        self.assertEqual(verify.verify(a, b, ignore_uids=True, out=lambda line: None), [])
+        self.assertEqual(self.differences(legacy, new, user, ignore_uids=True), [])
         self.assertEqual(self.sweep(new, user)["INBOX"], (0, 3))
 
     def test_pop3_account_finished_by_content(self):

@@ -710,10 +710,12 @@ static void test_store_ledger(void)
 	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 0);
 	test_assert(migrate_store_ledger_account_get(store, "a@example.com", &la, error, sizeof(error)) == 1);
 	test_assert(la.engine == MIGRATE_ENGINE_DSYNC && la.sweep_due == fake_now + 600);
-	/* a finished sweep leaves the schedule */
-	la.sweep_due = 0;
+	/* a finished sweep leaves the schedule, the rest of the record kept */
 	la.swept_messages = 3;
 	test_assert(migrate_store_ledger_account_set(store, "a@example.com", &la, error, sizeof(error)) == 0);
+	test_assert(migrate_store_sweep_schedule(store, "a@example.com", 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_account_get(store, "a@example.com", &la, error, sizeof(error)) == 1);
+	test_assert(la.sweep_due == 0 && la.swept_messages == 3 && la.engine == MIGRATE_ENGINE_DSYNC);
 	fake_now += 601;
 	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 1);
 	test_assert_strcmp(address, "b@example.com");
