@@ -53,6 +53,23 @@ class ImportCase(CaptureCase):
         self.capture(new, legacy, user)
         return new
 
+    def pop3_captured(self, user):
+        """A legacy INBOX of 5 messages and a new server without IMAP to the
+        legacy one, where user has logged in over POP3 (cutover manual; dsync
+        needs the separators spelled out, README). (legacy, new)"""
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        for i in range(5):
+            c.append("INBOX", None, None,
+                     b"Subject: pop %d\r\n\r\nbody %d\r\n" % (i, i))
+        c.logout()
+        new = self.new(legacy, domain_keys={"imap_port": "0"}, separator="/",
+                       settings=MANUAL)
+        res, p = self.pop3_login(new.port_pop3, user, legacy.users[user])
+        self.assertEqual(res, "OK", p)
+        p.quit()
+        return legacy, new
+
     def differences(self, legacy, new, user, ignore_uids=False):
         """The verifier's differences between user's legacy and local
         mailboxes (by content and date with ignore_uids)."""
@@ -153,17 +170,7 @@ class ImportWorkerTest(ImportCase):
         """An account captured over POP3 is imported with pop3c:. dsync
         needs both sides' hierarchy separators spelled out (README)."""
         user = "pop@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        for i in range(5):
-            c.append("INBOX", None, None,
-                     b"Subject: pop %d\r\n\r\nbody %d\r\n" % (i, i))
-        c.logout()
-        new = self.new(legacy, domain_keys={"imap_port": "0"}, separator="/",
-                       settings=MANUAL)
-        res, p = self.pop3_login(new.port_pop3, user, legacy.users[user])
-        self.assertEqual(res, "OK", p)
-        p.quit()
+        legacy, new = self.pop3_captured(user)
         self.assertEqual(self.account(new, user), "queued pop3 %s 0" % DOMAIN)
         self.assertEqual(self.worker(new), {user: ["synced", ""]})
         p = legacy.pop3(user)

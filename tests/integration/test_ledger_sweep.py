@@ -285,16 +285,7 @@ class LedgerSweepTest(ImportCase):
         matches legacy messages by content; only the one that arrived after
         the cut-over is copied, and its UIDL is remembered."""
         user = "popfin@" + DOMAIN
-        legacy = self.legacy_server([user])
-        c = legacy.imap(user)
-        for i in range(5):
-            c.append("INBOX", None, None, b"Subject: pop %d\r\n\r\nbody %d\r\n" % (i, i))
-        c.logout()
-        new = self.new(legacy, domain_keys={"imap_port": "0"}, separator="/",
-                       settings=MANUAL)
-        res, p = self.pop3_login(new.port_pop3, user, legacy.users[user])
-        self.assertEqual(res, "OK", p)
-        p.quit()
+        legacy, new = self.pop3_captured(user)
         self.assertEqual(self.worker(new), {user: ["synced", ""]})
         out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
                           "-u", user)
