@@ -67,6 +67,8 @@ static const struct key_def global_keys[] = {
 	GN(cutover_pass_secs, 86400),
 	GN(sweep_after_secs, 30 * 86400),
 	GN(legacy_slow_secs, 3600),
+	GN(import_prefetch, 1000),
+	GN(resync_secs, 30 * 86400),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),
@@ -354,6 +356,8 @@ static void config_defaults(struct migrate_config *c)
 	c->cutover_pass_secs = 60;
 	c->sweep_after_secs = 900;
 	c->legacy_slow_secs = 10;
+	c->import_prefetch = 20;
+	c->resync_secs = 3600;
 	c->refuse_message = xstrdup("Your mailbox is being moved to a new server. "
 				    "Please try again in a few minutes.");
 	c->notice_from = xstrdup("postmaster");

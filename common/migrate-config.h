@@ -104,6 +104,14 @@ struct migrate_config {
 	/* a legacy host whose folder counts take this long is slow: the
 	   worker runs fewer jobs against it */
 	unsigned int legacy_slow_secs;
+	/* messages the import asks the legacy server for ahead of the one it
+	   is saving (Dovecot's mail_prefetch_count for imapc/pop3c): hides
+	   each message's round trip; 0: one at a time */
+	unsigned int import_prefetch;
+	/* cutover = manual: a synced account gets another pass this long
+	   after its last one, so the pass at the operator's cut-over stays
+	   short; 0: never */
+	unsigned int resync_secs;
 	/* threads hashing and verifying passwords in the auth process;
 	   0: one per CPU */
 	unsigned int hash_threads;

@@ -153,9 +153,11 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 }
 
 int child_spawn_pass(const char *dovecot_config, struct child *child,
-		     const char *address, enum migrate_protocol protocol)
+		     const char *address, enum migrate_protocol protocol,
+		     unsigned int prefetch)
 {
 	const char *args[] = {
+		"-o", t_strdup_printf("mail_prefetch_count=%u", prefetch),
 		"backup", "-R", "-u", address,
 		protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c:" : "imapc:", NULL
 	};

@@ -24,9 +24,11 @@ int child_spawn(const char *dovecot_config, struct child *child,
 int child_spawn_count(const char *dovecot_config, struct child *child,
 		      const char *address, enum migrate_protocol protocol,
 		      bool legacy);
-/* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3). */
+/* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3), asking
+   for prefetch messages ahead. */
 int child_spawn_pass(const char *dovecot_config, struct child *child,
-		     const char *address, enum migrate_protocol protocol);
+		     const char *address, enum migrate_protocol protocol,
+		     unsigned int prefetch);
 /* The ledger copier: `-f tab migrate sweep -c MIGRATE_CONFIG -u ADDRESS`,
    with -m maxage_days when not 0, or -M (the cut-over's watermarks). */
 int child_spawn_sweep(const char *dovecot_config, struct child *child,

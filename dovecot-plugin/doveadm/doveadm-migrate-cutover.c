@@ -100,7 +100,8 @@ static const char *cutover_final_pass(struct cutover *c)
 	if (la.engine != MIGRATE_ENGINE_COPIER) {
 		/* dsync, then the marks, which bring the local counts */
 		reason = cutover_run(c, &child, child_spawn_pass(c->dovecot_config,
-			&child, c->address, c->account.protocol), NULL);
+			&child, c->address, c->account.protocol,
+			c->config->import_prefetch), NULL);
 		if (reason != NULL)
 			return reason;
 		return cutover_run(c, &child, child_spawn_sweep(c->dovecot_config,
@@ -170,9 +171,14 @@ int doveadm_migrate_cutover(const struct migrate_config *config,
 	}
 	if (c.account.state != MIGRATE_STATE_SYNCED &&
 	    c.account.state != MIGRATE_STATE_CUTOVER) {
-		*reason_r = t_strdup_printf("account %s is %s, not synced: it "
-			"needs a complete import pass first", address,
-			migrate_account_state_name(c.account.state));
+		*reason_r = c.account.state == MIGRATE_STATE_IMPORTING &&
+			c.account.progress.pass > 0 ?
+			t_strdup_printf("account %s is importing: a refresh "
+				"pass is running, try again once it is synced",
+				address) :
+			t_strdup_printf("account %s is %s, not synced: it "
+				"needs a complete import pass first", address,
+				migrate_account_state_name(c.account.state));
 		return -2;
 	}
 	/* an interrupted cut-over (a crashed worker) is simply resumed */

@@ -715,7 +715,9 @@ static int sweep_legacy_user(struct sweep_cmd_context *cmd,
 
 	set_parser = mail_storage_service_user_get_settings_parser(cmd->ctx.cur_service_user);
 	if (settings_parse_keyvalue(set_parser, "mail_location",
-				    cmd->pop3 ? "pop3c:" : "imapc:") < 0)
+				    cmd->pop3 ? "pop3c:" : "imapc:") < 0 ||
+	    settings_parse_keyvalue(set_parser, "mail_prefetch_count",
+				    dec2str(cmd->config->import_prefetch)) < 0)
 		i_unreached();
 	if (mail_storage_service_next(cmd->ctx.storage_service,
 				      cmd->ctx.cur_service_user,

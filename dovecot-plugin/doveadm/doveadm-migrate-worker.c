@@ -185,6 +185,15 @@ static void worker_job_cutover(struct worker *worker, struct import_job *job)
 	worker_job_print(job, "failed", t_strconcat("cut-over: ", reason, NULL));
 }
 
+/* cutover = manual: when the synced account's next pass is due (-1:
+   none, it waits for the operator) */
+static int64_t worker_resync_due(struct worker *worker)
+{
+	if (worker->config->resync_secs == 0)
+		return -1;
+	return time(NULL) + worker->config->resync_secs;
+}
+
 static void worker_job_synced(struct worker *worker, struct import_job *job)
 {
 	char error[512];
@@ -198,7 +207,8 @@ static void worker_job_synced(struct worker *worker, struct import_job *job)
 			error, sizeof(error)) < 0 ||
 	    (worker->config->cutover == MIGRATE_CUTOVER_MANUAL &&
 	     migrate_store_queue_release(worker->store, job->address, getpid(),
-					 -1, error, sizeof(error)) < 0)) {
+					 worker_resync_due(worker),
+					 error, sizeof(error)) < 0)) {
 		worker_store_error(job->address, error);
 		return;
 	}
@@ -264,7 +274,8 @@ static int worker_job_start_pass(struct worker *worker, struct import_job *job)
 					 job->address, worker->config->path, 0, FALSE);
 	}
 	return child_spawn_pass(worker->dovecot_config, &job->main,
-				job->address, job->protocol);
+				job->address, job->protocol,
+				worker->config->import_prefetch);
 }
 
 /* Starts the next pass; FALSE (and the job failed) when it cannot. */
@@ -553,6 +564,15 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 		       job->address);
 		return TRUE;
 	case MIGRATE_STATE_SYNCED:
+		if (worker->config->cutover == MIGRATE_CUTOVER_MANUAL &&
+		    worker->config->resync_secs > 0) {
+			/* waiting for the operator: a refresh pass keeps the
+			   one at the cut-over short */
+			if (worker_host_busy(worker, job, &account))
+				return FALSE;
+			break;
+		}
+		/* fall through */
 	case MIGRATE_STATE_CUTOVER:
 		if (worker->config->cutover == MIGRATE_CUTOVER_AUTO) {
 			/* its worker died before or during the cut-over */
@@ -568,9 +588,12 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 		return FALSE;
 	}
 	if (migrate_store_account_transition(worker->store, job->address,
-			MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, NULL, 0,
+			account.state, MIGRATE_STATE_IMPORTING, NULL, 0,
 			error, sizeof(error)) < 0) {
+		/* the operator cut it over meanwhile, say */
 		worker_store_error(job->address, error);
+		(void)migrate_store_queue_release(worker->store, job->address,
+						  getpid(), -1, error, sizeof(error));
 		return FALSE;
 	}
 	return TRUE;

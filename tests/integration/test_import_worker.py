@@ -239,6 +239,31 @@ class ImportWorkerTest(ImportCase):
         self.assertEqual(legacy.log_text().count("Login: user=<%s>" % user), before)
         self.assertLogged(new, "account %s: local login (migrated)" % user)
 
+    def test_manual_cutover_account_refreshed_until_cut_over(self):
+        """cutover = manual: a synced account gets another pass resync_secs
+        after its last one, so the operator's cut-over has little left."""
+        user = "waits@" + DOMAIN
+        legacy = self.legacy_with_corpus(user, 22)
+        new = self.captured(legacy, user, settings=dict(MANUAL, resync_secs="2"))
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        c = legacy.imap(user)
+        c.append("INBOX", "(\\Seen)", None, b"Subject: later\r\n\r\nwhile synced\r\n")
+        c.logout()
+        # not due yet
+        self.assertEqual(self.worker(new), {})
+        time.sleep(2.2)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        self.assertIn("%s: import pass done" % user, self.worker_log)
+        self.assertEqual(self.status(new, "-u", user)["passes"], "2")
+        self.assertTrue(self.identical(legacy, new, user))
+        out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
+        # the refresh still queued meets a migrated account: dropped
+        time.sleep(2.2)
+        self.assertEqual(self.worker(new), {})
+        self.assertEqual(self.account(new, user), "migrated imap %s 0" % DOMAIN)
+
     def test_auto_cutover_after_a_converged_pass(self):
         """cutover = auto (the default): a pass shorter than
         cutover_pass_secs has converged, and the account is cut over in the
