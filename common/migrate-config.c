@@ -21,6 +21,7 @@ enum value_type {
 	VALUE_STRING_OR_EMPTY,
 	VALUE_PORT,
 	VALUE_COUNT,
+	VALUE_NUMBER,
 	VALUE_BOOL,
 	VALUE_ENUM,
 };
@@ -30,7 +31,7 @@ struct key_def {
 	enum value_type type;
 	size_t offset;
 	const char *const *enum_names; /* VALUE_ENUM: index = enum value */
-	unsigned long max;		/* VALUE_COUNT: 1..max */
+	unsigned long max;		/* VALUE_COUNT: 1..max, VALUE_NUMBER: 0..max */
 };
 
 static const char *const tls_names[] = { "starttls", "tls", "none", NULL };
@@ -41,6 +42,7 @@ static const char *const cutover_names[] = { "auto", "manual", NULL };
 #define G(name, type) { #name, type, offsetof(struct migrate_config, name), NULL, 0 }
 #define GE(name, names) { #name, VALUE_ENUM, offsetof(struct migrate_config, name), names, 0 }
 #define GN(name, max) { #name, VALUE_COUNT, offsetof(struct migrate_config, name), NULL, max }
+#define GZ(name, max) { #name, VALUE_NUMBER, offsetof(struct migrate_config, name), NULL, max }
 static const struct key_def global_keys[] = {
 	G(store, VALUE_STRING),
 	G(vault_key, VALUE_STRING),
@@ -67,8 +69,8 @@ static const struct key_def global_keys[] = {
 	GN(cutover_pass_secs, 86400),
 	GN(sweep_after_secs, 30 * 86400),
 	GN(legacy_slow_secs, 3600),
-	GN(import_prefetch, 1000),
-	GN(resync_secs, 30 * 86400),
+	GZ(import_prefetch, 1000),
+	GZ(resync_secs, 30 * 86400),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),
@@ -200,6 +202,13 @@ static int set_value(struct parser *p, const struct key_def *def,
 	case VALUE_COUNT:
 		if (parse_number(value, def->max, &num) < 0 || num == 0) {
 			return parse_error(p, "%s: '%s' is not a number 1-%lu",
+					   def->name, value, def->max);
+		}
+		*(unsigned int *)field = (unsigned int)num;
+		return 0;
+	case VALUE_NUMBER:
+		if (parse_number(value, def->max, &num) < 0) {
+			return parse_error(p, "%s: '%s' is not a number 0-%lu",
 					   def->name, value, def->max);
 		}
 		*(unsigned int *)field = (unsigned int)num;

@@ -285,6 +285,8 @@ size_t migrate_ledger_account_encode(const struct migrate_ledger_account *a,
 	put_u64(&p, (uint64_t)a->last_sweep);
 	put_u64(&p, a->swept_messages);
 	*p++ = a->finished ? 1 : 0;
+	memcpy(p, a->unflushed_boot, MIGRATE_BOOT_ID_SIZE);
+	p += MIGRATE_BOOT_ID_SIZE;
 	return (size_t)(p - out);
 }
 
@@ -305,6 +307,10 @@ int migrate_ledger_account_decode(const unsigned char *data, size_t size,
 	a->swept_messages = get_u64(&r);
 	finished = take(&r, 1);
 	a->finished = finished != NULL && *finished != 0;
+	/* absent from records written before it existed: flushed */
+	if (!r.bad && r.size - r.pos >= MIGRATE_BOOT_ID_SIZE)
+		memcpy(a->unflushed_boot, take(&r, MIGRATE_BOOT_ID_SIZE),
+		       MIGRATE_BOOT_ID_SIZE);
 	return finish(&r);
 }
 

@@ -166,6 +166,7 @@ int migrate_store_secrets_wipe_credentials(struct migrate_store *store,
 #define MIGRATE_LEDGER_UIDL_MAX 128
 #define MIGRATE_LEDGER_MESSAGE_ID_MAX 250
 #define MIGRATE_LEDGER_HASH_SIZE 32
+#define MIGRATE_BOOT_ID_SIZE 16
 
 enum migrate_ledger_engine {
 	MIGRATE_ENGINE_NONE = 0,	/* no pass yet */
@@ -180,6 +181,9 @@ struct migrate_ledger_account {
 	int64_t last_sweep;		/* when a sweep last completed; 0: never */
 	uint64_t swept_messages;	/* copied by sweeps so far */
 	bool finished;			/* `finish` completed for it */
+	/* the boot (Linux boot_id) during which a pass wrote the local copy
+	   without fsync and has not flushed it yet; all zero: flushed */
+	uint8_t unflushed_boot[MIGRATE_BOOT_ID_SIZE];
 };
 
 struct migrate_ledger_folder {

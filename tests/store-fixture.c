@@ -158,6 +158,37 @@ static int add_pending(struct migrate_store *store, const char *address,
 	return migrate_store_ledger_put(store, address, folder, &m, 1, error, error_size);
 }
 
+/* "-": prints the account's unflushed-pass boot (32 hex digits, zeros when
+   flushed); else sets it to the 32 hex digits given (a crash simulated:
+   a boot that is not this one). */
+static int unflushed(struct migrate_store *store, const char *address,
+		     const char *hex, char *error, size_t error_size)
+{
+	struct migrate_ledger_account la;
+	unsigned int i, byte;
+
+	if (migrate_store_ledger_account_get(store, address, &la, error, error_size) < 0)
+		return -1;
+	if (strcmp(hex, "-") == 0) {
+		for (i = 0; i < MIGRATE_BOOT_ID_SIZE; i++)
+			printf("%02x", la.unflushed_boot[i]);
+		printf("\n");
+		return 0;
+	}
+	if (strlen(hex) != 2 * MIGRATE_BOOT_ID_SIZE) {
+		snprintf(error, error_size, "expected %d hex digits", 2 * MIGRATE_BOOT_ID_SIZE);
+		return -1;
+	}
+	for (i = 0; i < MIGRATE_BOOT_ID_SIZE; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
+			snprintf(error, error_size, "bad hex");
+			return -1;
+		}
+		la.unflushed_boot[i] = (uint8_t)byte;
+	}
+	return migrate_store_ledger_account_set(store, address, &la, error, error_size);
+}
+
 static int apply(struct migrate_store *store, const char *what, const char *a,
 		 const char *b, char *error, size_t error_size)
 {
@@ -174,6 +205,8 @@ static int apply(struct migrate_store *store, const char *what, const char *a,
 		return show_hash(store, a, error, error_size);
 	if (strcmp(what, "pending") == 0)
 		return add_pending(store, a, b, error, error_size);
+	if (strcmp(what, "unflushed") == 0)
+		return unflushed(store, a, b, error, error_size);
 	if (strcmp(what, "state") == 0) {
 		if (migrate_account_state_parse(b, &state) < 0) {
 			snprintf(error, error_size, "unknown state %s", b);
@@ -229,6 +262,7 @@ int main(int argc, char *argv[])
 	if (!(argc == 4 || (argc == 2 && strcmp(argv[1], "batch") == 0))) {
 		fprintf(stderr, "usage: store-fixture [-g GROUP] STORE account ADDRESS STATE\n"
 			"       store-fixture [-g GROUP] STORE alias ALIAS ACCOUNT\n"
+			"       store-fixture STORE unflushed ADDRESS -|HEX32\n"
 			"       store-fixture [-g GROUP] STORE batch\n");
 		return 2;
 	}

@@ -24,11 +24,20 @@ int child_spawn(const char *dovecot_config, struct child *child,
 int child_spawn_count(const char *dovecot_config, struct child *child,
 		      const char *address, enum migrate_protocol protocol,
 		      bool legacy);
+/* The mail_prefetch_count for reading the legacy mailbox: import_prefetch,
+   0 for POP3. */
+unsigned int import_prefetch(enum migrate_protocol protocol,
+			     unsigned int prefetch);
 /* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3), asking
-   for prefetch messages ahead. */
+   for prefetch messages ahead; unflushed: without fsync (the caller
+   flushes, doveadm-migrate-replica.h). */
 int child_spawn_pass(const char *dovecot_config, struct child *child,
 		     const char *address, enum migrate_protocol protocol,
-		     unsigned int prefetch);
+		     unsigned int prefetch, bool unflushed);
+/* `migrate flush -c MIGRATE_CONFIG -u ADDRESS`, with -D to discard. */
+int child_spawn_flush(const char *dovecot_config, struct child *child,
+		      const char *address, const char *migrate_config,
+		      bool discard);
 /* The ledger copier: `-f tab migrate sweep -c MIGRATE_CONFIG -u ADDRESS`,
    with -m maxage_days when not 0, or -M (the cut-over's watermarks). */
 int child_spawn_sweep(const char *dovecot_config, struct child *child,
@@ -36,6 +45,9 @@ int child_spawn_sweep(const char *dovecot_config, struct child *child,
 		      unsigned int maxage_days, bool mark);
 /* Messages a finished sweep copied (the sum of its "copied" column). */
 uint64_t child_sweep_copied(struct child *child);
+/* A finished `-f tab` child's rows, its header and empty lines left out
+   (the data stack). */
+const char *const *child_output_rows(struct child *child);
 
 /* -1 while it runs, else its wait status (the child is reaped). */
 int child_status(struct child *child);

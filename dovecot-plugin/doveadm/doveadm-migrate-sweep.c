@@ -52,6 +52,7 @@
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
+#include "doveadm-migrate-child.h"
 
 #include <stdio.h>
 #include <sysexits.h>
@@ -717,7 +718,9 @@ static int sweep_legacy_user(struct sweep_cmd_context *cmd,
 	if (settings_parse_keyvalue(set_parser, "mail_location",
 				    cmd->pop3 ? "pop3c:" : "imapc:") < 0 ||
 	    settings_parse_keyvalue(set_parser, "mail_prefetch_count",
-				    dec2str(cmd->config->import_prefetch)) < 0)
+				    dec2str(import_prefetch(cmd->pop3 ?
+					MIGRATE_PROTOCOL_POP3 : MIGRATE_PROTOCOL_IMAP,
+					cmd->config->import_prefetch))) < 0)
 		i_unreached();
 	if (mail_storage_service_next(cmd->ctx.storage_service,
 				      cmd->ctx.cur_service_user,
@@ -867,15 +870,9 @@ static void cmd_sweep_init(struct doveadm_mail_cmd_context *_ctx,
 			   const char *const args[] ATTR_UNUSED)
 {
 	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
-	struct migrate_store_settings set;
-	char error[512];
 
-	if (migrate_config_load(cmd->config_path, &cmd->config, error,
-				sizeof(error)) < 0)
-		i_fatal_status(EX_CONFIG, "%s", error);
-	migrate_store_settings_from_config(&set, cmd->config, MIGRATE_STORE_WRITE);
-	if (migrate_store_open(&set, &cmd->store, error, sizeof(error)) < 0)
-		i_fatal_status(EX_TEMPFAIL, "%s", error);
+	doveadm_migrate_mail_cmd_open(cmd->config_path, &cmd->config,
+				      &cmd->store);
 	doveadm_print_header_simple("folder");
 	if (cmd->mark) {
 		/* the marks, and the counts the cut-over records as done */
@@ -893,10 +890,7 @@ static void cmd_sweep_deinit(struct doveadm_mail_cmd_context *_ctx)
 {
 	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
 
-	if (cmd->store != NULL)
-		migrate_store_close(&cmd->store);
-	if (cmd->config != NULL)
-		migrate_config_free(&cmd->config);
+	doveadm_migrate_mail_cmd_close(&cmd->config, &cmd->store);
 }
 
 static bool cmd_sweep_parse_arg(struct doveadm_mail_cmd_context *_ctx, int c)

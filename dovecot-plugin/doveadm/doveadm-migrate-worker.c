@@ -34,6 +34,7 @@
 #include "lib.h"
 #include "array.h"
 #include "str.h"
+#include "strescape.h"
 #include "time-util.h"
 #include "master-service.h"
 #include "doveadm.h"
@@ -45,6 +46,7 @@
 #include "doveadm-migrate.h"
 #include "doveadm-migrate-child.h"
 #include "doveadm-migrate-hosts.h"
+#include "doveadm-migrate-replica.h"
 
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -63,7 +65,11 @@
 
 enum import_step {
 	STEP_COUNT_LEGACY,
+	/* dsync's local copy was torn by a machine crash: moved aside */
+	STEP_DISCARD,
 	STEP_PASS,
+	/* after dsync's passes (run without fsync): the local copy to disk */
+	STEP_FLUSH,
 	/* a migrated account's scheduled sweep (the ledger copier) */
 	STEP_SWEEP,
 };
@@ -81,6 +87,10 @@ struct import_job {
 	time_t started, renewed, counted, pass_started;
 	/* passes run by this job, and passes retried after a failure */
 	unsigned int passes, retries;
+	/* its passes are dsync's (they need a flush) */
+	bool dsync;
+	/* its local copy was discarded once (never twice in a job) */
+	bool discarded;
 };
 
 struct worker {
@@ -260,6 +270,44 @@ worker_job_engine(struct worker *worker, struct import_job *job)
 	return la.engine;
 }
 
+/* The local copy of a dsync account goes (`migrate flush -D`); the pass
+   then starts anew. */
+static int worker_job_discard(struct worker *worker, struct import_job *job,
+			      const char *why)
+{
+	i_warning("migrate worker: %s: discarding the local copy, it is "
+		  "copied anew: %s", job->address, why);
+	job->step = STEP_DISCARD;
+	job->discarded = TRUE;
+	return child_spawn_flush(worker->dovecot_config, &job->main,
+				 job->address, worker->config->path, TRUE);
+}
+
+/* A dsync pass writes without fsync: marked unflushed first. Unless a
+   machine crash tore the copy an earlier boot wrote: then the copy is
+   discarded first (STEP_DISCARD), and this is called again. */
+static int worker_job_start_dsync_pass(struct worker *worker, struct import_job *job)
+{
+	enum replica_state state;
+	char error[512];
+
+	if (replica_state_get(worker->store, job->address, &state,
+			      error, sizeof(error)) < 0 ||
+	    (state != REPLICA_TORN &&
+	     replica_mark_unflushed(worker->store, job->address,
+				    error, sizeof(error)) < 0)) {
+		worker_store_error(job->address, error);
+		return -1;
+	}
+	if (state == REPLICA_TORN) {
+		return worker_job_discard(worker, job, "a pass of an earlier "
+			"boot never flushed it (the machine crashed)");
+	}
+	return child_spawn_pass(worker->dovecot_config, &job->main,
+				job->address, job->protocol,
+				worker->config->import_prefetch, TRUE);
+}
+
 static int worker_job_start_pass(struct worker *worker, struct import_job *job)
 {
 	enum migrate_ledger_engine engine = worker_job_engine(worker, job);
@@ -273,9 +321,8 @@ static int worker_job_start_pass(struct worker *worker, struct import_job *job)
 		return child_spawn_sweep(worker->dovecot_config, &job->main,
 					 job->address, worker->config->path, 0, FALSE);
 	}
-	return child_spawn_pass(worker->dovecot_config, &job->main,
-				job->address, job->protocol,
-				worker->config->import_prefetch);
+	job->dsync = TRUE;
+	return worker_job_start_dsync_pass(worker, job);
 }
 
 /* Starts the next pass; FALSE (and the job failed) when it cannot. */
@@ -365,7 +412,8 @@ static bool worker_job_pace(struct worker *worker, struct import_job *job,
 {
 	const char *reason;
 
-	if (job->legacy_host == NULL)
+	if (job->legacy_host == NULL || job->step == STEP_DISCARD ||
+	    job->step == STEP_FLUSH)
 		return TRUE;
 	if (ok) {
 		bool slow = job->step == STEP_COUNT_LEGACY &&
@@ -385,10 +433,22 @@ static bool worker_job_pace(struct worker *worker, struct import_job *job,
 	return FALSE;
 }
 
+/* The job's passes are over and exact: the local side now holds what the
+   legacy counts found (a count of our own would cost one more doveadm
+   process per job). */
+static void worker_job_passes_done(struct worker *worker, struct import_job *job)
+{
+	job->progress.folders_done = job->progress.folders_total;
+	job->progress.messages_done = job->progress.messages_total;
+	job->progress.bytes_done = job->progress.bytes_total;
+	worker_job_synced(worker, job);
+}
+
 static bool worker_job_step(struct worker *worker, struct import_job *job,
 			    int status)
 {
 	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	char error[512];
 
 	if (!worker_job_pace(worker, job, ok, status))
 		return FALSE;
@@ -410,6 +470,16 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 			const char *reason = child_reason(&job->main, status);
 
 			child_close(&job->main);
+			if (job->dsync && !job->discarded &&
+			    strstr(reason, "Couldn't delete mailbox") != NULL) {
+				/* dsync found the copy changed behind its back
+				   and cannot recreate that folder (INBOX) */
+				if (worker_job_discard(worker, job, t_strconcat(
+					"dsync cannot repair it: ", reason, NULL)) == 0)
+					return TRUE;
+				worker_job_failed(worker, job, reason);
+				return FALSE;
+			}
 			if (!import_reason_is_auth(reason) &&
 			    job->retries++ < WORKER_PASS_RETRIES) {
 				i_warning("migrate worker: %s: pass failed, "
@@ -425,13 +495,46 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 			worker_save_progress(worker, job);
 			return worker_job_next_pass(worker, job);
 		}
-		/* an exact pass: the local side now holds what the legacy
-		   counts found (a count of our own would cost one more
-		   doveadm process per job) */
-		job->progress.folders_done = job->progress.folders_total;
-		job->progress.messages_done = job->progress.messages_total;
-		job->progress.bytes_done = job->progress.bytes_total;
-		worker_job_synced(worker, job);
+		if (job->dsync) {
+			job->step = STEP_FLUSH;
+			if (child_spawn_flush(worker->dovecot_config, &job->main,
+					      job->address, worker->config->path,
+					      FALSE) == 0)
+				return TRUE;
+			worker_job_failed(worker, job, "could not start the flush");
+			return FALSE;
+		}
+		worker_job_passes_done(worker, job);
+		return FALSE;
+	case STEP_DISCARD:
+	case STEP_FLUSH:
+		if (!ok) {
+			worker_job_failed(worker, job, child_reason(&job->main, status));
+			return FALSE;
+		}
+		if (replica_mark_flushed(worker->store, job->address,
+					 error, sizeof(error)) < 0) {
+			worker_job_failed(worker, job, error);
+			return FALSE;
+		}
+		if (job->step == STEP_DISCARD) {
+			const char *const *row;
+
+			for (row = child_output_rows(&job->main); *row != NULL; row++) {
+				const char *const *f = t_strsplit_tabescaped(*row);
+
+				if (str_array_length(f) == 2) {
+					i_info("migrate worker: %s: local copy %s "
+					       "moved to %s", job->address, f[0], f[1]);
+				}
+			}
+			/* copied anew from scratch */
+			child_close(&job->main);
+			job->passes--;
+			return worker_job_next_pass(worker, job);
+		}
+		child_close(&job->main);
+		worker_job_passes_done(worker, job);
 		return FALSE;
 	case STEP_SWEEP:
 		worker_sweep_done(worker, job, ok ? NULL :

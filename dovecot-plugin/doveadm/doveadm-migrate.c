@@ -9,7 +9,9 @@
    finish   a last sweep of every migrated account, then its legacy
             credential wiped (doveadm-migrate-finish.c)
    sweep    the ledger copier: legacy messages not yet local, copied once
-            (doveadm-migrate-sweep.c) */
+            (doveadm-migrate-sweep.c)
+   flush    writes a dsync-imported local copy to disk, or discards it
+            (doveadm-migrate-flush.c, doveadm-migrate-replica.h) */
 
 #include "lib.h"
 #include "module-dir.h"
@@ -20,6 +22,7 @@
 
 #include "dovecot-migrate-config.h"
 #include "migrate-config.h"
+#include "migrate-store.h"
 #include "migrate-vault.h"
 #include "doveadm-migrate.h"
 
@@ -45,6 +48,29 @@ struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cc
 		return NULL;
 	}
 	return config;
+}
+
+void doveadm_migrate_mail_cmd_open(const char *config_path,
+				   struct migrate_config **config_r,
+				   struct migrate_store **store_r)
+{
+	struct migrate_store_settings set;
+	char error[512];
+
+	if (migrate_config_load(config_path, config_r, error, sizeof(error)) < 0)
+		i_fatal_status(EX_CONFIG, "%s", error);
+	migrate_store_settings_from_config(&set, *config_r, MIGRATE_STORE_WRITE);
+	if (migrate_store_open(&set, store_r, error, sizeof(error)) < 0)
+		i_fatal_status(EX_TEMPFAIL, "%s", error);
+}
+
+void doveadm_migrate_mail_cmd_close(struct migrate_config **config,
+				    struct migrate_store **store)
+{
+	if (*store != NULL)
+		migrate_store_close(store);
+	if (*config != NULL)
+		migrate_config_free(config);
 }
 
 static void cmd_migrate_version(struct doveadm_cmd_context *cctx)
@@ -180,6 +206,16 @@ DOVEADM_CMD_MAIL_COMMON
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('m', "maxage", CMD_PARAM_INT64, 0)
 DOVEADM_CMD_PARAM('M', "mark", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate flush",
+		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>] [-D]",
+		.mail_cmd = cmd_migrate_flush_alloc,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_MAIL_COMMON
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('D', "discard", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 };

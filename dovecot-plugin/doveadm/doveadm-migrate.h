@@ -10,6 +10,15 @@ struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cc
 struct migrate_store;
 struct migrate_config;
 
+/* For a mail command's init (as root, before the user's privileges are
+   taken: the store's files stay open afterwards): the config and the
+   store (read-write), or a fatal exit with EX_CONFIG or EX_TEMPFAIL. */
+void doveadm_migrate_mail_cmd_open(const char *config_path,
+				   struct migrate_config **config_r,
+				   struct migrate_store **store_r);
+void doveadm_migrate_mail_cmd_close(struct migrate_config **config,
+				    struct migrate_store **store);
+
 /* Cuts a synced account over (see doveadm-migrate-cutover.c): 1 migrated;
    0 when the last pass failed (the account is failed and queued again);
    -1 on a store error, -2 when the account is missing or not synced;
@@ -20,6 +29,7 @@ int doveadm_migrate_cutover(const struct migrate_config *config,
 			    const char **reason_r);
 
 struct doveadm_mail_cmd_context *cmd_migrate_sweep_alloc(void);
+struct doveadm_mail_cmd_context *cmd_migrate_flush_alloc(void);
 
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx);

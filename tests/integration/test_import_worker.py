@@ -1,5 +1,6 @@
 """doveadm migrate worker: queued accounts imported by dsync passes, with
 the legacy credential from the vault (the first slice of issue 5)."""
+import glob
 import imaplib
 import json
 import os
@@ -263,6 +264,68 @@ class ImportWorkerTest(ImportCase):
         time.sleep(2.2)
         self.assertEqual(self.worker(new), {})
         self.assertEqual(self.account(new, user), "migrated imap %s 0" % DOMAIN)
+
+    def unflushed(self, new, user, boot="-"):
+        """The account's unflushed-pass boot ("-"), or set it."""
+        return subprocess.run([build.store_fixture(), new.store, "unflushed", user, boot],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    def test_damaged_local_copy_is_copied_anew(self):
+        """dsync passes write without fsync and the worker flushes after
+        them. A pass that a machine crash interrupted (its unflushed mark
+        from another boot) may have left damaged messages that no dsync
+        pass notices; and a damage dsync does notice in INBOX makes it
+        fail for good (it cannot delete INBOX to copy it again). Either
+        way the local copy is moved aside and copied anew."""
+        user = "torn@" + DOMAIN
+        legacy = self.legacy_with_corpus(user, 23)
+        new = self.captured(legacy, user, settings=dict(MANUAL, resync_secs="1"))
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        self.assertEqual(self.unflushed(new, user), "0" * 32)
+        c = new.imap(user, master=True)
+        c.select("INBOX", readonly=True)
+        first, second = c.uid("SEARCH", None, "ALL")[1][0].split()[:2]
+        c.logout()
+
+        # a message file that never got its bytes: Dovecot sees the size
+        # is wrong, dsync wants INBOX anew
+        os.truncate(new.message_file(user, first.decode()), 0)
+        time.sleep(1.1)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        self.assertIn("%s: discarding the local copy, it is copied anew: dsync cannot "
+                      "repair it: Couldn't delete mailbox INBOX" % user, self.worker_log)
+        self.assertIn("%s: local copy %s moved to %s.discarded-"
+                      % (user, new.maildir(user), new.maildir(user)), self.worker_log)
+        self.assertTrue(self.identical(legacy, new, user))
+        self.assertEqual(len(glob.glob(new.maildir(user) + ".discarded-*")), 1)
+
+        # bytes changed, size kept: a pass of this boot trusts the copy
+        # (dsync compares UIDs and flags, not bytes)
+        new.flip_body_byte(user, second.decode())
+        time.sleep(1.1)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        self.assertNotIn("discarding", self.worker_log)
+        self.assertNotEqual(self.differences(legacy, new, user), [])
+        # the same after a pass of another boot that never flushed
+        self.unflushed(new, user, "0123456789abcdef" * 2)
+        time.sleep(1.1)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        self.assertIn("%s: discarding the local copy, it is copied anew: a pass of an "
+                      "earlier boot never flushed it (the machine crashed)" % user,
+                      self.worker_log)
+        self.assertEqual(self.unflushed(new, user), "0" * 32)
+        self.assertTrue(self.identical(legacy, new, user))
+
+        # migrated: its local mail is the user's, never discarded
+        time.sleep(1.1)
+        out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
+        out = new.doveadm("migrate", "flush", "-c", new.migrate_conf, "-D", "-u", user,
+                          check=False)
+        self.assertEqual(out.returncode, 75, out.stderr)
+        self.assertIn(b"not discarded: account is migrated", out.stderr)
+        self.assertTrue(self.identical(legacy, new, user))
 
     def test_auto_cutover_after_a_converged_pass(self):
         """cutover = auto (the default): a pass shorter than

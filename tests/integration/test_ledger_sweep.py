@@ -257,15 +257,18 @@ class LedgerSweepTest(ImportCase):
         user = "pending@" + DOMAIN
         legacy = self.legacy_server([user])
         msgs = [LATE % (b"pending %d" % i, b"pending%d" % i) for i in (1, 2, 3)]
+        # one date for the legacy message and the killed sweep's copy (the
+        # verifier compares dates)
+        date = imaplib.Time2Internaldate(time.time())
         c = legacy.imap(user)
         for m in msgs:
-            c.append("INBOX", "(\\Seen)", None, m)
+            c.append("INBOX", "(\\Seen)", date, m)
         uidvalidity = c.select("INBOX")[1] and c.response("UIDVALIDITY")[1][0].decode()
         c.logout()
         new = self.captured(legacy, user, settings=dict(MANUAL, mode="local"))
         # the killed sweep's committed copy of the second message
         c = self.local(new, user)
-        c.append("INBOX", "(\\Seen)", None, msgs[1])
+        c.append("INBOX", "(\\Seen)", date, msgs[1])
         c.logout()
         for uid in (2, 3):
             digest = hashlib.sha256(msgs[uid - 1].replace(b"\r\n", b"\n")).hexdigest()

@@ -38,6 +38,7 @@ static void test_config_defaults(void)
 	test_assert(config->legacy_checks_per_user == 10 &&
 		    config->legacy_checks_per_ip == 60 &&
 		    config->legacy_failure_cache_secs == 60);
+	test_assert(config->import_prefetch == 20 && config->resync_secs == 3600);
 	migrate_config_free(&config);
 	test_assert(config == NULL);
 	test_end();
@@ -56,6 +57,8 @@ static void test_config_full(void)
 		"store_group = postfix\n"
 		"recipient_delimiter =\n"
 		"legacy_checks_per_ip = 500\n"
+		"import_prefetch = 0\n"
+		"resync_secs = 0\n"
 		"\n"
 		"[domain Example.COM]\n"
 		"legacy_host = 192.0.2.10\n"
@@ -89,6 +92,7 @@ static void test_config_full(void)
 	test_assert_strcmp(config->store_group, "postfix");
 	test_assert_strcmp(config->recipient_delimiter, "");
 	test_assert(config->legacy_checks_per_ip == 500);
+	test_assert(config->import_prefetch == 0 && config->resync_secs == 0);
 	test_assert(config->domain_count == 2);
 
 	d = migrate_config_find_domain(config, "example.com");
@@ -126,6 +130,8 @@ static void test_config_errors(void)
 		{ "\n\nmode = fast\n", "test.conf:3: mode: 'fast' is not one of the allowed values" },
 		{ "workers = 0\n", "test.conf:1: workers: '0' is not a number 1-1024" },
 		{ "workers = 12x\n", "test.conf:1: workers: '12x' is not a number 1-1024" },
+		{ "import_prefetch = 1001\n", "test.conf:1: import_prefetch: '1001' is not a number 0-1000" },
+		{ "resync_secs = -1\n", "test.conf:1: resync_secs: '-1' is not a number 0-2592000" },
 		{ "store =\n", "test.conf:1: store: empty value" },
 		{ "store\n", "test.conf:1: expected 'key = value'" },
 		{ "legacy_failure_cache_secs = 86401\n",

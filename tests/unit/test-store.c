@@ -7,6 +7,7 @@
 #include "test-common.h"
 
 #include "fixture-accounts.h"
+#include "migrate-store-codec.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -716,6 +717,22 @@ static void test_store_ledger(void)
 	test_assert(migrate_store_sweep_schedule(store, "a@example.com", 0, error, sizeof(error)) == 0);
 	test_assert(migrate_store_ledger_account_get(store, "a@example.com", &la, error, sizeof(error)) == 1);
 	test_assert(la.sweep_due == 0 && la.swept_messages == 3 && la.engine == MIGRATE_ENGINE_DSYNC);
+	/* the unflushed pass's boot survives a round trip; a record from
+	   before that field reads as flushed */
+	memset(la.unflushed_boot, 0xa5, sizeof(la.unflushed_boot));
+	test_assert(migrate_store_ledger_account_set(store, "a@example.com", &la, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_account_get(store, "a@example.com", &la, error, sizeof(error)) == 1);
+	test_assert(la.unflushed_boot[0] == 0xa5 && la.unflushed_boot[15] == 0xa5 && la.swept_messages == 3);
+	{
+		unsigned char rec[MIGRATE_LEDGER_ACCOUNT_RECORD_SIZE];
+		size_t len = migrate_ledger_account_encode(&la, rec);
+
+		test_assert(len == sizeof(rec));
+		test_assert(migrate_ledger_account_decode(rec, len - MIGRATE_BOOT_ID_SIZE, &la) == 0);
+		test_assert(la.unflushed_boot[0] == 0 && la.unflushed_boot[15] == 0 &&
+			    la.swept_messages == 3);
+		test_assert(migrate_ledger_account_decode(rec, len - MIGRATE_BOOT_ID_SIZE - 1, &la) < 0);
+	}
 	fake_now += 601;
 	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 1);
 	test_assert_strcmp(address, "b@example.com");
