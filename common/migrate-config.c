@@ -71,6 +71,7 @@ static const struct key_def global_keys[] = {
 	GN(legacy_slow_secs, 3600),
 	GZ(import_prefetch, 1000),
 	GZ(resync_secs, 30 * 86400),
+	GZ(import_kbytes_per_sec, 10000000),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),

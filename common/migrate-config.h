@@ -112,6 +112,9 @@ struct migrate_config {
 	   after its last one, so the pass at the operator's cut-over stays
 	   short; 0: never */
 	unsigned int resync_secs;
+	/* each import reads the legacy server at most this many kB (1000
+	   bytes) per second; 0: no cap */
+	unsigned int import_kbytes_per_sec;
 	/* threads hashing and verifying passwords in the auth process;
 	   0: one per CPU */
 	unsigned int hash_threads;

@@ -39,6 +39,13 @@ void child_close(struct child *child)
 }
 
 static volatile pid_t supervised_pid = 0;
+/* import_kbytes_per_sec in bytes; 0: no cap */
+static uint64_t child_pace_bytes_per_sec = 0;
+
+void child_set_pace(uint64_t bytes_per_sec)
+{
+	child_pace_bytes_per_sec = bytes_per_sec;
+}
 
 static void supervisor_parent_died(int signo ATTR_UNUSED)
 {
@@ -76,6 +83,11 @@ child_supervise(struct child *child, char **argv)
 		sa.sa_handler = SIG_DFL;
 		(void)sigaction(SIGTERM, &sa, NULL);
 		(void)setpgid(0, 0);
+		if (child_pace_bytes_per_sec > 0 &&
+		    (setenv("LD_PRELOAD", MIGRATE_PACE_LIBRARY, 1) < 0 ||
+		     setenv("MIGRATE_PACE_BYTES_PER_SEC",
+			    dec2str(child_pace_bytes_per_sec), 1) < 0))
+			_exit(EX_OSERR);
 		execvp(argv[0], argv);
 		_exit(EX_OSERR);
 	}

@@ -24,6 +24,9 @@ int child_spawn(const char *dovecot_config, struct child *child,
 int child_spawn_count(const char *dovecot_config, struct child *child,
 		      const char *address, enum migrate_protocol protocol,
 		      bool legacy);
+/* Children spawned from now on read the network at most this fast
+   (migrate-pace.c; 0: no cap). */
+void child_set_pace(uint64_t bytes_per_sec);
 /* The mail_prefetch_count for reading the legacy mailbox: import_prefetch,
    0 for POP3. */
 unsigned int import_prefetch(enum migrate_protocol protocol,

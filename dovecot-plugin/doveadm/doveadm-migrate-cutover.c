@@ -227,6 +227,7 @@ void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 	}
 	if ((config = doveadm_migrate_cmd_config(cctx)) == NULL)
 		return;
+	child_set_pace((uint64_t)config->import_kbytes_per_sec * 1000);
 	if (migrate_config_account(config, user, &addr, &domain,
 				   error, sizeof(error)) < 0) {
 		i_error("migrate cutover: %s: %s", user, error);

@@ -189,6 +189,7 @@ static int finish_open(struct finish *f, struct doveadm_cmd_context *cctx)
 
 	if ((f->config = doveadm_migrate_cmd_config(cctx)) == NULL)
 		return -1;
+	child_set_pace((uint64_t)f->config->import_kbytes_per_sec * 1000);
 	(void)doveadm_cmd_param_int64(cctx, "maxage", &f->maxage_days);
 	(void)doveadm_cmd_param_bool(cctx, "keep-credentials", &f->keep_credentials);
 	if (f->maxage_days < 0 || f->maxage_days > 100000) {

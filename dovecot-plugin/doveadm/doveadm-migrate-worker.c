@@ -865,6 +865,7 @@ void cmd_migrate_worker(struct doveadm_cmd_context *cctx)
 	i_zero(&worker);
 	if ((worker.config = doveadm_migrate_cmd_config(cctx)) == NULL)
 		return;
+	child_set_pace((uint64_t)worker.config->import_kbytes_per_sec * 1000);
 	(void)doveadm_cmd_param_bool(cctx, "once", &worker.once);
 	(void)doveadm_cmd_param_int64(cctx, "jobs", &jobs);
 	worker.max_jobs = jobs > 0 ? (unsigned int)jobs : worker.config->workers;

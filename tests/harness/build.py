@@ -27,6 +27,12 @@ def doveadm_module():
     return built("dovecot-plugin/doveadm/.libs/lib10_doveadm_migrate_plugin.so")
 
 
+def pace_library():
+    """The bandwidth cap preloaded into the worker's children; it lives
+    beside the doveadm plugin."""
+    return built("dovecot-plugin/doveadm/.libs/migrate-pace.so")
+
+
 def policyd():
     return built("postfix-policy/migrate-policyd")
 

@@ -26,6 +26,8 @@ class CutProxy(LoopbackListener):
         self.cut = 0
         self.refuse_after_cut = refuse_after_cut
         self.refusing = 0
+        # bytes the server sent, over all connections
+        self.from_server = 0
         self._state_lock = threading.Lock()
         super().__init__()
 
@@ -100,6 +102,9 @@ class CutProxy(LoopbackListener):
                     time.sleep(self.delay)
                 dst.sendall(data)
                 sent += len(data)
+                if from_server:
+                    with self._state_lock:
+                        self.from_server += len(data)
         except OSError:
             pass
         for s in (src, dst):

@@ -36,6 +36,8 @@ class ModuleStage:
             for so in glob.glob(os.path.join(SYSTEM_MODULE_DIR, kind, "*.so")):
                 shutil.copy2(so, dest)
             shutil.copy2(ours, dest)
+            if kind == "doveadm":
+                shutil.copy2(build.pace_library(), dest)
             os.chmod(dest, 0o755)
 
     def wrapper(self):
