@@ -211,39 +211,20 @@ int doveadm_migrate_cutover(const struct migrate_config *config,
 
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 {
-	struct migrate_store_settings set;
-	struct migrate_address addr;
-	const struct migrate_domain *domain;
 	struct migrate_config *config;
 	struct migrate_store *store;
-	const char *user, *dovecot_config, *reason;
-	char error[512];
+	const char *address, *reason;
 	int ret;
 
-	if (!doveadm_cmd_param_str(cctx, "user", &user)) {
-		i_error("migrate cutover: -u ACCOUNT is required");
-		doveadm_exit_code = EX_USAGE;
+	if (!doveadm_migrate_cmd_open(cctx, MIGRATE_STORE_WRITE, &config, &store))
+		return;
+	if ((address = doveadm_migrate_cmd_account(cctx, config, "cutover")) == NULL) {
+		doveadm_migrate_cmd_close(&config, &store);
 		return;
 	}
-	if ((config = doveadm_migrate_cmd_config(cctx)) == NULL)
-		return;
 	child_set_pace((uint64_t)config->import_kbytes_per_sec * 1000);
-	if (migrate_config_account(config, user, &addr, &domain,
-				   error, sizeof(error)) < 0) {
-		i_error("migrate cutover: %s: %s", user, error);
-		doveadm_exit_code = EX_USAGE;
-		migrate_config_free(&config);
-		return;
-	}
-	dovecot_config = master_service_get_config_path(master_service);
-	migrate_store_settings_from_config(&set, config, MIGRATE_STORE_WRITE);
-	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0) {
-		i_error("%s", error);
-		doveadm_exit_code = EX_TEMPFAIL;
-		migrate_config_free(&config);
-		return;
-	}
-	ret = doveadm_migrate_cutover(config, dovecot_config, store, addr.address, &reason);
+	ret = doveadm_migrate_cutover(config, master_service_get_config_path(master_service),
+				      store, address, &reason);
 	if (ret < 0) {
 		i_error("migrate cutover: %s", reason);
 		doveadm_exit_code = ret == -2 ? EX_DATAERR : EX_TEMPFAIL;
@@ -254,10 +235,9 @@ void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 		doveadm_print_header_simple("account");
 		doveadm_print_header_simple("result");
 		doveadm_print_header_simple("reason");
-		doveadm_print(addr.address);
+		doveadm_print(address);
 		doveadm_print(ret > 0 ? "migrated" : "failed");
 		doveadm_print(ret > 0 ? "" : reason);
 	}
-	migrate_store_close(&store);
-	migrate_config_free(&config);
+	doveadm_migrate_cmd_close(&config, &store);
 }

@@ -201,7 +201,7 @@ static void cmd_flush_deinit(struct doveadm_mail_cmd_context *_ctx)
 {
 	struct flush_cmd_context *cmd = (struct flush_cmd_context *)_ctx;
 
-	doveadm_migrate_mail_cmd_close(&cmd->config, &cmd->store);
+	doveadm_migrate_cmd_close(&cmd->config, &cmd->store);
 }
 
 static bool cmd_flush_parse_arg(struct doveadm_mail_cmd_context *_ctx, int c)

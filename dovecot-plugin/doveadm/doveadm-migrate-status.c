@@ -13,7 +13,6 @@
 #include "doveadm-cmd.h"
 #include "doveadm-print.h"
 
-#include "migrate-address.h"
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
@@ -57,28 +56,8 @@ static void status_totals(struct migrate_store *store)
 		doveadm_print_num(stats.state_counts[i]);
 }
 
-static void status_account(struct migrate_store *store,
-			   const struct migrate_config *config, const char *user)
+void doveadm_migrate_print_account_header(void)
 {
-	const struct migrate_domain *domain;
-	struct migrate_address addr;
-	struct migrate_account a;
-	char error[512];
-	int ret;
-
-	if (migrate_config_account(config, user, &addr, &domain,
-				   error, sizeof(error)) < 0) {
-		i_error("migrate status: %s: %s", user, error);
-		doveadm_exit_code = EX_USAGE;
-		return;
-	}
-	ret = migrate_store_account_get(store, addr.address, &a, error, sizeof(error));
-	if (ret <= 0) {
-		i_error("migrate status: %s", ret < 0 ? error :
-			t_strdup_printf("no account %s", addr.address));
-		doveadm_exit_code = ret < 0 ? EX_TEMPFAIL : EX_NOUSER;
-		return;
-	}
 	doveadm_print_header_simple("account");
 	doveadm_print_header_simple("state");
 	doveadm_print_header_simple("protocol");
@@ -91,47 +70,62 @@ static void status_account(struct migrate_store *store,
 	doveadm_print_header_simple("attempts");
 	doveadm_print_header_simple("next_retry");
 	doveadm_print_header_simple("last_error");
+}
 
-	doveadm_print(a.address);
-	doveadm_print(migrate_account_state_name(a.state));
-	doveadm_print(a.protocol == MIGRATE_PROTOCOL_POP3 ? "pop3" : "imap");
-	doveadm_print(status_time(a.created));
-	doveadm_print(status_time(a.updated));
-	doveadm_print_num(a.progress.pass);
-	doveadm_print(t_strdup_printf("%u/%u", a.progress.folders_done,
-				      a.progress.folders_total));
-	doveadm_print(t_strdup_printf("%"PRIu64"/%"PRIu64, a.progress.messages_done,
-				      a.progress.messages_total));
-	doveadm_print(t_strdup_printf("%"PRIu64"/%"PRIu64, a.progress.bytes_done,
-				      a.progress.bytes_total));
-	doveadm_print_num(a.attempts);
-	doveadm_print(status_time(a.next_retry));
-	doveadm_print(a.state == MIGRATE_STATE_FAILED ? a.last_error : "");
+void doveadm_migrate_print_account(const struct migrate_account *a)
+{
+	doveadm_print(a->address);
+	doveadm_print(migrate_account_state_name(a->state));
+	doveadm_print(a->protocol == MIGRATE_PROTOCOL_POP3 ? "pop3" : "imap");
+	doveadm_print(status_time(a->created));
+	doveadm_print(status_time(a->updated));
+	doveadm_print_num(a->progress.pass);
+	doveadm_print(t_strdup_printf("%u/%u", a->progress.folders_done,
+				      a->progress.folders_total));
+	doveadm_print(t_strdup_printf("%"PRIu64"/%"PRIu64, a->progress.messages_done,
+				      a->progress.messages_total));
+	doveadm_print(t_strdup_printf("%"PRIu64"/%"PRIu64, a->progress.bytes_done,
+				      a->progress.bytes_total));
+	doveadm_print_num(a->attempts);
+	doveadm_print(status_time(a->next_retry));
+	doveadm_print(a->state == MIGRATE_STATE_FAILED ? a->last_error : "");
+}
+
+static void status_account(struct doveadm_cmd_context *cctx,
+			   struct migrate_store *store,
+			   const struct migrate_config *config)
+{
+	struct migrate_account a;
+	const char *address;
+	char error[512];
+	int ret;
+
+	if ((address = doveadm_migrate_cmd_account(cctx, config, "status")) == NULL)
+		return;
+	ret = migrate_store_account_get(store, address, &a, error, sizeof(error));
+	if (ret <= 0) {
+		i_error("migrate status: %s", ret < 0 ? error :
+			t_strdup_printf("no account %s", address));
+		doveadm_exit_code = ret < 0 ? EX_TEMPFAIL : EX_NOUSER;
+		return;
+	}
+	doveadm_migrate_print_account_header();
+	doveadm_migrate_print_account(&a);
 }
 
 void cmd_migrate_status(struct doveadm_cmd_context *cctx)
 {
-	struct migrate_store_settings set;
 	struct migrate_config *config;
 	struct migrate_store *store;
-	const char *user = NULL;
-	char error[512];
+	const char *user;
 
-	if ((config = doveadm_migrate_cmd_config(cctx)) == NULL)
+	if (!doveadm_migrate_cmd_open(cctx, MIGRATE_STORE_READ_ROUTING,
+				      &config, &store))
 		return;
-	(void)doveadm_cmd_param_str(cctx, "user", &user);
-	migrate_store_settings_from_config(&set, config, MIGRATE_STORE_READ_ROUTING);
-	if (migrate_store_open(&set, &store, error, sizeof(error)) < 0) {
-		i_error("%s", error);
-		doveadm_exit_code = EX_TEMPFAIL;
-		migrate_config_free(&config);
-		return;
-	}
 	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	if (user == NULL)
+	if (!doveadm_cmd_param_str(cctx, "user", &user))
 		status_totals(store);
 	else
-		status_account(store, config, user);
-	migrate_store_close(&store);
-	migrate_config_free(&config);
+		status_account(cctx, store, config);
+	doveadm_migrate_cmd_close(&config, &store);
 }

@@ -890,7 +890,7 @@ static void cmd_sweep_deinit(struct doveadm_mail_cmd_context *_ctx)
 {
 	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
 
-	doveadm_migrate_mail_cmd_close(&cmd->config, &cmd->store);
+	doveadm_migrate_cmd_close(&cmd->config, &cmd->store);
 }
 
 static bool cmd_sweep_parse_arg(struct doveadm_mail_cmd_context *_ctx, int c)

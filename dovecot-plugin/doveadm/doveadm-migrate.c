@@ -6,6 +6,8 @@
    cutover  switches a synced account to the new server
             (doveadm-migrate-cutover.c)
    status   statistics and per-account progress (doveadm-migrate-status.c)
+   list, retry, forget
+            the accounts (doveadm-migrate-accounts.c)
    finish   a last sweep of every migrated account, then its legacy
             credential wiped (doveadm-migrate-finish.c)
    sweep    the ledger copier: legacy messages not yet local, copied once
@@ -21,6 +23,7 @@
 #include "doveadm-mail.h"
 
 #include "dovecot-migrate-config.h"
+#include "migrate-address.h"
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "migrate-vault.h"
@@ -64,8 +67,51 @@ void doveadm_migrate_mail_cmd_open(const char *config_path,
 		i_fatal_status(EX_TEMPFAIL, "%s", error);
 }
 
-void doveadm_migrate_mail_cmd_close(struct migrate_config **config,
-				    struct migrate_store **store)
+bool doveadm_migrate_cmd_open(struct doveadm_cmd_context *cctx,
+			      enum migrate_store_access access,
+			      struct migrate_config **config_r,
+			      struct migrate_store **store_r)
+{
+	struct migrate_store_settings set;
+	char error[512];
+
+	if ((*config_r = doveadm_migrate_cmd_config(cctx)) == NULL)
+		return FALSE;
+	migrate_store_settings_from_config(&set, *config_r, access);
+	if (migrate_store_open(&set, store_r, error, sizeof(error)) < 0) {
+		i_error("%s", error);
+		doveadm_exit_code = EX_TEMPFAIL;
+		migrate_config_free(config_r);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+const char *doveadm_migrate_cmd_account(struct doveadm_cmd_context *cctx,
+					const struct migrate_config *config,
+					const char *command)
+{
+	const struct migrate_domain *domain;
+	struct migrate_address addr;
+	const char *user;
+	char error[512];
+
+	if (!doveadm_cmd_param_str(cctx, "user", &user)) {
+		i_error("migrate %s: -u ACCOUNT is required", command);
+		doveadm_exit_code = EX_USAGE;
+		return NULL;
+	}
+	if (migrate_config_account(config, user, &addr, &domain,
+				   error, sizeof(error)) < 0) {
+		i_error("migrate %s: %s: %s", command, user, error);
+		doveadm_exit_code = EX_USAGE;
+		return NULL;
+	}
+	return t_strdup(addr.address);
+}
+
+void doveadm_migrate_cmd_close(struct migrate_config **config,
+			       struct migrate_store **store)
 {
 	if (*store != NULL)
 		migrate_store_close(store);
@@ -195,6 +241,34 @@ DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('m', "maxage", CMD_PARAM_INT64, 0)
 DOVEADM_CMD_PARAM('\0', "keep-credentials", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate list",
+		.usage = "[-c <migrate.conf>] [-s <state>]",
+		.cmd = cmd_migrate_list,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('s', "state", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate retry",
+		.usage = "[-c <migrate.conf>] (-u <account> | --failed)",
+		.cmd = cmd_migrate_retry,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('\0', "failed", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate forget",
+		.usage = "[-c <migrate.conf>] -u <account>",
+		.cmd = cmd_migrate_forget,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{

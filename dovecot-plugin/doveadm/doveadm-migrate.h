@@ -7,7 +7,8 @@ struct doveadm_cmd_context;
    set) when it cannot be read. */
 struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cctx);
 
-struct migrate_store;
+#include "migrate-store.h"
+
 struct migrate_config;
 
 /* For a mail command's init (as root, before the user's privileges are
@@ -16,8 +17,26 @@ struct migrate_config;
 void doveadm_migrate_mail_cmd_open(const char *config_path,
 				   struct migrate_config **config_r,
 				   struct migrate_store **store_r);
-void doveadm_migrate_mail_cmd_close(struct migrate_config **config,
-				    struct migrate_store **store);
+/* For the other commands: the config (-c) and the store opened with
+   access; FALSE (the exit code set) when either cannot be. */
+bool doveadm_migrate_cmd_open(struct doveadm_cmd_context *cctx,
+			      enum migrate_store_access access,
+			      struct migrate_config **config_r,
+			      struct migrate_store **store_r);
+void doveadm_migrate_cmd_close(struct migrate_config **config,
+			       struct migrate_store **store);
+/* -u's account, normalised as logins are (data stack); NULL (the exit
+   code set) when it is missing or not an address of a migrating domain. */
+const char *doveadm_migrate_cmd_account(struct doveadm_cmd_context *cctx,
+					const struct migrate_config *config,
+					const char *command);
+
+struct migrate_account;
+/* One account as a row: account, state, protocol, created, updated,
+   passes, folders, messages, bytes (done/total), attempts, next_retry,
+   last_error (doveadm-migrate-status.c). */
+void doveadm_migrate_print_account_header(void);
+void doveadm_migrate_print_account(const struct migrate_account *account);
 
 /* Cuts a synced account over (see doveadm-migrate-cutover.c): 1 migrated;
    0 when the last pass failed (the account is failed and queued again);
@@ -35,5 +54,8 @@ void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx);
 void cmd_migrate_status(struct doveadm_cmd_context *cctx);
 void cmd_migrate_finish(struct doveadm_cmd_context *cctx);
+void cmd_migrate_list(struct doveadm_cmd_context *cctx);
+void cmd_migrate_retry(struct doveadm_cmd_context *cctx);
+void cmd_migrate_forget(struct doveadm_cmd_context *cctx);
 
 #endif

@@ -28,8 +28,8 @@ def doveadm_module():
 
 
 def pace_library():
-    """The bandwidth cap preloaded into the worker's children; it lives
-    beside the doveadm plugin."""
+    """The bandwidth cap preloaded into the worker's children; installed
+    in dovecot-migrate/ under the doveadm module dir."""
     return built("dovecot-plugin/doveadm/.libs/migrate-pace.so")
 
 

@@ -37,7 +37,9 @@ class ModuleStage:
                 shutil.copy2(so, dest)
             shutil.copy2(ours, dest)
             if kind == "doveadm":
-                shutil.copy2(build.pace_library(), dest)
+                # where the plugin looks for it (see Makefile.am)
+                os.makedirs(os.path.join(dest, "dovecot-migrate"), exist_ok=True)
+                shutil.copy2(build.pace_library(), os.path.join(dest, "dovecot-migrate"))
             os.chmod(dest, 0o755)
 
     def wrapper(self):

@@ -465,6 +465,7 @@ class ImportWorkerTest(ImportCase):
         started = time.monotonic()
         self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
         elapsed = time.monotonic() - started
+        self.assertNotIn("Error:", self.worker_log)
         received = proxy.from_server
         self.assertGreater(received, 3000000)
         # one quarter second of burst per process, and the pass holds most
