@@ -52,7 +52,7 @@
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
-#include "doveadm-migrate-child.h"
+#include "doveadm-migrate-mailbox.h"
 
 #include <stdio.h>
 #include <sysexits.h>
@@ -78,13 +78,6 @@ struct sweep_cmd_context {
 	bool pop3;
 	uint64_t copied;
 };
-
-/* a selectable folder of a user */
-struct sweep_list_entry {
-	const char *name;
-	bool subscribed;
-};
-ARRAY_DEFINE_TYPE(sweep_list_entry, struct sweep_list_entry);
 
 /* one ledger record of the batch being saved */
 struct sweep_entry {
@@ -140,31 +133,15 @@ static int sweep_box_fail(struct sweep_cmd_context *cmd, struct mailbox *box,
 static int sweep_hash(struct mail *mail, struct migrate_ledger_message *m,
 		      uoff_t *size_r)
 {
-	struct istream *input, *lf;
-	const unsigned char *data;
-	struct sha256_ctx sha;
-	const char *msgid;
-	size_t size;
-	int ret;
+	const char *msgid, *error;
 
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0)
+	if (migrate_mail_hash(mail, m->sha256, size_r, &error) < 0) {
+		i_error("migrate sweep: reading UID %u: %s", mail->uid, error);
 		return -1;
-	lf = i_stream_create_lf(input);
-	sha256_init(&sha);
-	*size_r = 0;
-	while ((ret = i_stream_read_more(lf, &data, &size)) > 0) {
-		sha256_loop(&sha, data, size);
-		*size_r += size;
-		i_stream_skip(lf, size);
 	}
-	ret = lf->stream_errno != 0 ? -1 : 0;
-	if (ret < 0)
-		i_error("migrate sweep: reading UID %u: %s", mail->uid, i_stream_get_error(lf));
-	i_stream_unref(&lf);
-	sha256_result(&sha, m->sha256);
-	if (ret == 0 && mail_get_first_header(mail, "Message-ID", &msgid) > 0)
+	if (mail_get_first_header(mail, "Message-ID", &msgid) > 0)
 		i_snprintf(m->message_id, sizeof(m->message_id), "%s", msgid);
-	return ret;
+	return 0;
 }
 
 /* ---- the ledger's view of the folder ------------------------------------ */
@@ -592,7 +569,7 @@ static int sweep_open_legacy(struct sweep_folder *f, struct mail_user *legacy_us
 
 static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 			    struct mail_user *legacy_user,
-			    const struct sweep_list_entry *legacy)
+			    const struct migrate_folder_entry *legacy)
 {
 	const char *vname = legacy->name;
 	char error[512];
@@ -635,7 +612,7 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 
 static int sweep_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
 			struct mail_user *legacy_user,
-			const struct sweep_list_entry *legacy)
+			const struct migrate_folder_entry *legacy)
 {
 	const char *vname = legacy->name;
 	struct sweep_folder f;
@@ -665,66 +642,13 @@ static int sweep_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
 /* ---- the folders ------------------------------------------------------------ */
 
 /* The user's selectable folders (data stack); -1 when listing failed. */
-static int sweep_list_folders(struct mail_user *user, bool pop3,
-			      ARRAY_TYPE(sweep_list_entry) *folders)
-{
-	static const char *const patterns[] = { "*", NULL };
-	struct mailbox_list_iterate_context *iter;
-	const struct mailbox_info *info;
-	struct sweep_list_entry entry;
-
-	t_array_init(folders, 16);
-	if (pop3) {
-		entry.name = "INBOX";
-		entry.subscribed = FALSE;
-		array_push_back(folders, &entry);
-		return 0;
-	}
-	iter = mailbox_list_iter_init_namespaces(user->namespaces, patterns,
-						 MAIL_NAMESPACE_TYPE_PRIVATE,
-						 MAILBOX_LIST_ITER_NO_AUTO_BOXES);
-	while ((info = mailbox_list_iter_next(iter)) != NULL) {
-		if ((info->flags & (MAILBOX_NOSELECT | MAILBOX_NONEXISTENT)) != 0)
-			continue;
-		entry.name = t_strdup(info->vname);
-		entry.subscribed = FALSE;
-		array_push_back(folders, &entry);
-	}
-	if (mailbox_list_iter_deinit(&iter) < 0)
-		return -1;
-	/* imapc answers RETURN (SUBSCRIBED) with nothing: ask LSUB's way */
-	iter = mailbox_list_iter_init_namespaces(user->namespaces, patterns,
-						 MAIL_NAMESPACE_TYPE_PRIVATE,
-						 MAILBOX_LIST_ITER_SELECT_SUBSCRIBED |
-						 MAILBOX_LIST_ITER_RETURN_NO_FLAGS);
-	while ((info = mailbox_list_iter_next(iter)) != NULL) {
-		struct sweep_list_entry *e;
-
-		array_foreach_modifiable(folders, e) {
-			if (strcmp(e->name, info->vname) == 0)
-				e->subscribed = TRUE;
-		}
-	}
-	return mailbox_list_iter_deinit(&iter);
-}
-
 static int sweep_legacy_user(struct sweep_cmd_context *cmd,
 			     struct mail_user **legacy_user_r)
 {
-	struct setting_parser_context *set_parser;
 	const char *error;
 
-	set_parser = mail_storage_service_user_get_settings_parser(cmd->ctx.cur_service_user);
-	if (settings_parse_keyvalue(set_parser, "mail_location",
-				    cmd->pop3 ? "pop3c:" : "imapc:") < 0 ||
-	    settings_parse_keyvalue(set_parser, "mail_prefetch_count",
-				    dec2str(import_prefetch(cmd->pop3 ?
-					MIGRATE_PROTOCOL_POP3 : MIGRATE_PROTOCOL_IMAP,
-					cmd->config->import_prefetch))) < 0)
-		i_unreached();
-	if (mail_storage_service_next(cmd->ctx.storage_service,
-				      cmd->ctx.cur_service_user,
-				      legacy_user_r, &error) < 0)
+	if (migrate_legacy_user(&cmd->ctx, cmd->pop3, cmd->config->import_prefetch,
+				legacy_user_r, &error) < 0)
 		return sweep_fail(cmd, "legacy mailbox: %s", error);
 	return 0;
 }
@@ -733,14 +657,14 @@ static int sweep_account(struct sweep_cmd_context *cmd, struct mail_user *user)
 {
 	struct migrate_ledger_account la;
 	struct mail_user *legacy_user;
-	ARRAY_TYPE(sweep_list_entry) folders;
-	const struct sweep_list_entry *folder;
+	ARRAY_TYPE(migrate_folder_entry) folders;
+	const struct migrate_folder_entry *folder;
 	char error[512];
 	int ret = 0;
 
 	if (sweep_legacy_user(cmd, &legacy_user) < 0)
 		return -1;
-	if (sweep_list_folders(legacy_user, cmd->pop3, &folders) < 0) {
+	if (migrate_list_folders(legacy_user, cmd->pop3, &folders) < 0) {
 		ret = sweep_fail(cmd, "listing the legacy folders failed: %s",
 				 mailbox_list_get_last_internal_error(
 					legacy_user->namespaces->list, NULL));
@@ -811,11 +735,11 @@ static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *us
 static int sweep_mark(struct sweep_cmd_context *cmd, struct mail_user *user)
 {
 	struct migrate_ledger_account la;
-	ARRAY_TYPE(sweep_list_entry) folders;
-	const struct sweep_list_entry *folder;
+	ARRAY_TYPE(migrate_folder_entry) folders;
+	const struct migrate_folder_entry *folder;
 	char error[512];
 
-	if (sweep_list_folders(user, cmd->pop3, &folders) < 0)
+	if (migrate_list_folders(user, cmd->pop3, &folders) < 0)
 		return sweep_fail(cmd, "listing the local folders failed");
 	array_foreach(&folders, folder) {
 		if (sweep_mark_folder(cmd, user, folder->name) < 0)

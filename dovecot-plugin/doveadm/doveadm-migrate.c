@@ -12,6 +12,8 @@
             credential wiped (doveadm-migrate-finish.c)
    sweep    the ledger copier: legacy messages not yet local, copied once
             (doveadm-migrate-sweep.c)
+   verify   compares the legacy and the local mailbox, message by message
+            (doveadm-migrate-verify.c)
    flush    writes a dsync-imported local copy to disk, or discards it
             (doveadm-migrate-flush.c, doveadm-migrate-replica.h) */
 
@@ -280,6 +282,15 @@ DOVEADM_CMD_MAIL_COMMON
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('m', "maxage", CMD_PARAM_INT64, 0)
 DOVEADM_CMD_PARAM('M', "mark", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate verify",
+		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>]",
+		.mail_cmd = cmd_migrate_verify_alloc,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_MAIL_COMMON
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{

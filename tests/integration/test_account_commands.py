@@ -1,5 +1,6 @@
 """doveadm migrate list, retry and forget (issue 6): the operator's view of
 the accounts, and the two ways to act on one."""
+import json
 import subprocess
 
 from harness import build
@@ -113,3 +114,48 @@ class AccountCommandsTest(ImportCase):
         self.assertEqual(self.account(new, "busy@" + DOMAIN).split()[0], "importing")
         rc, rows, err = self.run_cmd(new, "forget", "-u", "not-an-address")
         self.assertEqual(rc, 64)
+
+    def test_verify(self):
+        """verify: nothing to report after an exact import; then a flag set
+        on the legacy side, a message that reached it late, and a message
+        of the user's own on the new side, each named."""
+        user = "check@" + DOMAIN
+        legacy = self.legacy_with_corpus(user, 73)
+        new = self.captured(legacy, user, settings=MANUAL)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        rc, rows, err = self.run_cmd(new, "verify", "-u", user)
+        self.assertEqual((rc, rows), (0, []), err)
+        self.assertRegex(err, r"migrate verify: %s: [1-9]\d* folders, [1-9]\d* legacy "
+                         r"messages compared, 0 differences" % user)
+
+        c = legacy.imap(user)
+        c.select("INBOX")
+        uid = c.uid("SEARCH", None, "NOT FLAGGED")[1][0].split()[0].decode()
+        c.uid("STORE", uid, "+FLAGS.SILENT", "(\\Flagged)")
+        c.append("INBOX", None, None, b"Subject: late\r\n\r\nafter the pass\r\n")
+        late = c.uid("SEARCH", None, 'SUBJECT "late"')[1][0].decode()
+        c.logout()
+        c = new.imap(user, master=True)
+        c.append("Sent", None, None, b"Subject: mine\r\n\r\nwritten here\r\n")
+        c.select("Sent", readonly=True)
+        mine = c.uid("SEARCH", None, 'SUBJECT "mine"')[1][0].decode()
+        c.logout()
+        rc, rows, err = self.run_cmd(new, "verify", "-u", user)
+        self.assertEqual(rc, 65, err)
+        by_kind = {r["difference"]: r for r in rows}
+        self.assertEqual(len(rows), 3, rows)
+        flags = by_kind["flags"]
+        self.assertEqual((flags["folder"], flags["legacy_uid"], flags["local_uid"]),
+                         ("INBOX", uid, uid))
+        legacy_flags, local_flags = flags["detail"].split(") local (")
+        self.assertIn("\\Flagged", legacy_flags)
+        self.assertNotIn("\\Flagged", local_flags)
+        self.assertEqual((by_kind["missing"]["folder"], by_kind["missing"]["legacy_uid"],
+                          by_kind["missing"]["local_uid"]), ("INBOX", late, ""))
+        self.assertEqual((by_kind["local-only"]["folder"], by_kind["local-only"]["local_uid"]),
+                         ("Sent", mine))
+        self.assertIn("3 differences", err)
+        # json parses
+        out = new.doveadm("-f", "json", "migrate", "verify", "-c", new.migrate_conf,
+                          "-u", user, check=False)
+        self.assertEqual(len(json.loads(out.stdout.decode())), 3)

@@ -183,6 +183,11 @@ class ImportWorkerTest(ImportCase):
         got = (p.uidl()[1], [b"\n".join(p.retr(i)[1]) for i in range(1, 6)])
         p.quit()
         self.assertEqual(got, old)
+        # verify reads the legacy side over POP3 too: by content only
+        out = new.doveadm("-f", "tab", "migrate", "verify", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertEqual(out.stdout.decode().splitlines()[1:], [])
+        self.assertIn(b"1 folders, 5 legacy messages compared, 0 differences", out.stderr)
 
     def test_cutover_kicks_proxied_sessions_and_finishes_exactly(self):
         user = "switch@" + DOMAIN

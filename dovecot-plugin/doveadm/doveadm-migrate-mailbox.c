@@ -1,0 +1,106 @@
+/* Shared by the mail commands, see doveadm-migrate-mailbox.h. */
+
+#include "lib.h"
+#include "array.h"
+#include "istream.h"
+#include "istream-crlf.h"
+#include "settings-parser.h"
+#include "mail-storage.h"
+#include "mail-storage-service.h"
+#include "mail-namespace.h"
+#include "mailbox-list-iter.h"
+#include "doveadm-mail.h"
+
+#include "migrate-account.h"
+#include "doveadm-migrate-child.h"
+#include "doveadm-migrate-mailbox.h"
+
+int migrate_legacy_user(struct doveadm_mail_cmd_context *ctx, bool pop3,
+			unsigned int prefetch, struct mail_user **user_r,
+			const char **error_r)
+{
+	struct setting_parser_context *set_parser;
+
+	set_parser = mail_storage_service_user_get_settings_parser(ctx->cur_service_user);
+	if (settings_parse_keyvalue(set_parser, "mail_location",
+				    pop3 ? "pop3c:" : "imapc:") < 0 ||
+	    settings_parse_keyvalue(set_parser, "mail_prefetch_count",
+				    dec2str(import_prefetch(pop3 ?
+					MIGRATE_PROTOCOL_POP3 : MIGRATE_PROTOCOL_IMAP,
+					prefetch))) < 0)
+		i_unreached();
+	return mail_storage_service_next(ctx->storage_service, ctx->cur_service_user,
+					 user_r, error_r);
+}
+
+int migrate_list_folders(struct mail_user *user, bool pop3,
+			 ARRAY_TYPE(migrate_folder_entry) *folders)
+{
+	static const char *const patterns[] = { "*", NULL };
+	struct mailbox_list_iterate_context *iter;
+	const struct mailbox_info *info;
+	struct migrate_folder_entry entry;
+
+	t_array_init(folders, 16);
+	if (pop3) {
+		entry.name = "INBOX";
+		entry.subscribed = FALSE;
+		array_push_back(folders, &entry);
+		return 0;
+	}
+	iter = mailbox_list_iter_init_namespaces(user->namespaces, patterns,
+						 MAIL_NAMESPACE_TYPE_PRIVATE,
+						 MAILBOX_LIST_ITER_NO_AUTO_BOXES);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) {
+		if ((info->flags & (MAILBOX_NOSELECT | MAILBOX_NONEXISTENT)) != 0)
+			continue;
+		entry.name = t_strdup(info->vname);
+		entry.subscribed = FALSE;
+		array_push_back(folders, &entry);
+	}
+	if (mailbox_list_iter_deinit(&iter) < 0)
+		return -1;
+	/* imapc answers RETURN (SUBSCRIBED) with nothing: ask LSUB's way */
+	iter = mailbox_list_iter_init_namespaces(user->namespaces, patterns,
+						 MAIL_NAMESPACE_TYPE_PRIVATE,
+						 MAILBOX_LIST_ITER_SELECT_SUBSCRIBED |
+						 MAILBOX_LIST_ITER_RETURN_NO_FLAGS);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) {
+		struct migrate_folder_entry *e;
+
+		array_foreach_modifiable(folders, e) {
+			if (strcmp(e->name, info->vname) == 0)
+				e->subscribed = TRUE;
+		}
+	}
+	return mailbox_list_iter_deinit(&iter);
+}
+
+int migrate_mail_hash(struct mail *mail, unsigned char sha256[SHA256_RESULTLEN],
+		      uoff_t *size_r, const char **error_r)
+{
+	struct istream *input, *lf;
+	const unsigned char *data;
+	struct sha256_ctx sha;
+	size_t size;
+	int ret;
+
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	lf = i_stream_create_lf(input);
+	sha256_init(&sha);
+	*size_r = 0;
+	while ((ret = i_stream_read_more(lf, &data, &size)) > 0) {
+		sha256_loop(&sha, data, size);
+		*size_r += size;
+		i_stream_skip(lf, size);
+	}
+	ret = lf->stream_errno != 0 ? -1 : 0;
+	if (ret < 0)
+		*error_r = t_strdup(i_stream_get_error(lf));
+	i_stream_unref(&lf);
+	sha256_result(&sha, sha256);
+	return ret;
+}

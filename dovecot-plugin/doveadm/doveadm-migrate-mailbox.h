@@ -1,0 +1,35 @@
+#ifndef DOVEADM_MIGRATE_MAILBOX_H
+#define DOVEADM_MIGRATE_MAILBOX_H
+
+/* What the mail commands (sweep, verify) share: the legacy mailbox opened
+   as a second mail user, the folders of a user, a message's content hash. */
+
+#include "array.h"
+#include "sha2.h"
+
+struct doveadm_mail_cmd_context;
+struct mail;
+struct mail_user;
+
+/* a selectable folder of a user */
+struct migrate_folder_entry {
+	const char *name;
+	bool subscribed;
+};
+ARRAY_DEFINE_TYPE(migrate_folder_entry, struct migrate_folder_entry);
+
+/* The command's current user again, on imapc: (pop3c: for POP3) through
+   the userdb's legacy fields, reading prefetch messages ahead. */
+int migrate_legacy_user(struct doveadm_mail_cmd_context *ctx, bool pop3,
+			unsigned int prefetch, struct mail_user **user_r,
+			const char **error_r);
+/* The user's selectable private folders with their subscription (data
+   stack); POP3: INBOX only. */
+int migrate_list_folders(struct mail_user *user, bool pop3,
+			 ARRAY_TYPE(migrate_folder_entry) *folders);
+/* SHA-256 of the message's bytes with CRLF read as LF (Maildir stores LF:
+   a copy hashes as its original), and how many bytes that was. */
+int migrate_mail_hash(struct mail *mail, unsigned char sha256[SHA256_RESULTLEN],
+		      uoff_t *size_r, const char **error_r);
+
+#endif
