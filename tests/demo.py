@@ -143,6 +143,16 @@ def new_server_story(root, legacy):
             % ((user, account_state(new, user)) + tuple(progress)))
     out = new.doveadm("-f", "flow", "migrate", "status", "-c", new.migrate_conf)
     say("doveadm migrate status: " + out.stdout.decode().strip())
+    out = new.doveadm("-f", "tab", "migrate", "list", "-c", new.migrate_conf)
+    for line in out.stdout.decode().splitlines()[1:]:
+        f = line.split("\t")
+        say("doveadm migrate list: %-18s %-7s %s messages %s" % (f[0], f[1], f[2], f[7]))
+    out = new.doveadm("-f", "tab", "migrate", "verify", "-c", new.migrate_conf,
+                      "-u", carla, check=False)
+    say("doveadm migrate verify -u %s: exit %d, %s" % (
+        carla, out.returncode, out.stderr.decode().strip().splitlines()[-1].split(": ", 2)[-1]))
+    if out.returncode != 0:
+        raise SystemExit("demo: migrate verify found differences")
     a = verify.Endpoint("127.0.0.1", legacy.port_imap, carla,
                         legacy.users[carla], label="legacy")
     b = verify.Endpoint("127.0.0.1", new.port_imap,
