@@ -164,25 +164,20 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 	return child_spawn(dovecot_config, child, legacy ? args : args + 2);
 }
 
-unsigned int import_prefetch(enum migrate_protocol protocol,
-			     unsigned int prefetch)
-{
-	/* measured on Dovecot 2.3.19: a pop3c pass that prefetched leaves
-	   a local INBOX the next pass no longer recognises (it wants to
-	   delete it) */
-	return protocol == MIGRATE_PROTOCOL_POP3 ? 0 : prefetch;
-}
-
 int child_spawn_pass(const char *dovecot_config, struct child *child,
 		     const char *address, enum migrate_protocol protocol,
 		     unsigned int prefetch, bool unflushed)
 {
 	const char *args[] = {
-		"-o", t_strdup_printf("mail_prefetch_count=%u",
-				      import_prefetch(protocol, prefetch)),
+		"-o", t_strdup_printf("mail_prefetch_count=%u", prefetch),
 		"-o", "mail_fsync=never",
 		"backup", "-R", "-u", address,
-		protocol == MIGRATE_PROTOCOL_POP3 ? "pop3c:" : "imapc:", NULL
+		/* pop3c keeps no UIDVALIDITY of its own: without an index on
+		   disk it takes the time of each pass, and a pass a second
+		   later finds the local INBOX from another UIDVALIDITY (and
+		   empties it, unable to delete it) */
+		protocol == MIGRATE_PROTOCOL_POP3 ?
+			"pop3c:~/"MIGRATE_POP3C_INDEX_DIR : "imapc:", NULL
 	};
 
 	if (!unflushed) {

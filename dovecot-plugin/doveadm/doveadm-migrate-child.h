@@ -27,10 +27,9 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 /* Children spawned from now on read the network at most this fast
    (migrate-pace.c; 0: no cap). */
 void child_set_pace(uint64_t bytes_per_sec);
-/* The mail_prefetch_count for reading the legacy mailbox: import_prefetch,
-   0 for POP3. */
-unsigned int import_prefetch(enum migrate_protocol protocol,
-			     unsigned int prefetch);
+/* Under the account's home: pop3c's index of the legacy maildrop, which
+   keeps its UIDVALIDITY from one dsync pass to the next. */
+#define MIGRATE_POP3C_INDEX_DIR ".dovecot-migrate/pop3c"
 /* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3), asking
    for prefetch messages ahead; unflushed: without fsync (the caller
    flushes, doveadm-migrate-replica.h). */

@@ -87,6 +87,11 @@ bool legacy_hosts_report(struct legacy_hosts *hosts, const char *name,
 
 	switch (signal) {
 	case LEGACY_HOST_THROTTLED:
+		if (host->backoff_until > time(NULL)) {
+			/* another answer of the same moment (a job's other
+			   connection, or another job's): already paused */
+			return TRUE;
+		}
 		patient = host->backoff_secs < BACKOFF_MAX_SECS;
 		host_halve(host);
 		host->backoff_secs = host->backoff_secs == 0 ? BACKOFF_FIRST_SECS :

@@ -11,8 +11,6 @@
 #include "mailbox-list-iter.h"
 #include "doveadm-mail.h"
 
-#include "migrate-account.h"
-#include "doveadm-migrate-child.h"
 #include "doveadm-migrate-mailbox.h"
 
 int migrate_legacy_user(struct doveadm_mail_cmd_context *ctx, bool pop3,
@@ -25,9 +23,7 @@ int migrate_legacy_user(struct doveadm_mail_cmd_context *ctx, bool pop3,
 	if (settings_parse_keyvalue(set_parser, "mail_location",
 				    pop3 ? "pop3c:" : "imapc:") < 0 ||
 	    settings_parse_keyvalue(set_parser, "mail_prefetch_count",
-				    dec2str(import_prefetch(pop3 ?
-					MIGRATE_PROTOCOL_POP3 : MIGRATE_PROTOCOL_IMAP,
-					prefetch))) < 0)
+				    dec2str(prefetch)) < 0)
 		i_unreached();
 	return mail_storage_service_next(ctx->storage_service, ctx->cur_service_user,
 					 user_r, error_r);

@@ -9,11 +9,13 @@
    host and credential come from the migrate userdb (doveadm only), never
    from the command line.
 
-   A job has two steps, each a child doveadm: the legacy mailbox's
-   folders, messages and bytes (`mailbox status` with mail_location=imapc:
-   or pop3c:, the totals of the progress record), and the pass; while the
-   pass runs the local counts (done) are refreshed every few seconds, so
-   the progress record moves, and a finished pass has done = total.
+   A job runs child doveadms: the pass, and beside it at first the legacy
+   mailbox's folders, messages and bytes (`mailbox status` with
+   mail_location=imapc: or pop3c:, the totals of the progress record; the
+   pass does not wait for them), then the local counts (done) every few
+   seconds, so the progress record moves; a finished job has done = total.
+   dsync passes write without fsync and end with a flush
+   (doveadm-migrate-replica.h).
 
    After a pass: synced; with cutover = auto (the default) the account is
    then cut over at once (doveadm-migrate-cutover.c) when the pass took
@@ -48,6 +50,7 @@
 #include "doveadm-migrate-hosts.h"
 #include "doveadm-migrate-replica.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -62,8 +65,12 @@
 #define WORKER_HOST_BUSY_SECS 2
 /* a scheduled sweep that failed is tried again this much later */
 #define WORKER_SWEEP_RETRY_SECS 300
+/* a finished job waits this long for the legacy counts beside it */
+#define WORKER_LEGACY_COUNT_WAIT_MSECS 10000
 
 enum import_step {
+	/* POP3: the legacy counts before the pass (one session at a time
+	   per maildrop, RFC 1939) */
 	STEP_COUNT_LEGACY,
 	/* dsync's local copy was torn by a machine crash: moved aside */
 	STEP_DISCARD,
@@ -81,8 +88,10 @@ struct import_job {
 	enum migrate_protocol protocol;
 	enum import_step step;
 	struct child main;
-	/* local counts while the pass runs */
+	/* the legacy counts (at the start, beside the first pass), then the
+	   local counts every few seconds while the pass runs */
 	struct child counter;
+	bool counting_legacy;
 	struct migrate_account_progress progress;
 	time_t started, renewed, counted, pass_started;
 	/* passes run by this job, and passes retried after a failure */
@@ -106,6 +115,9 @@ struct worker {
 	time_t deferred_until;
 	struct legacy_hosts *hosts;
 };
+
+static void worker_job_await_legacy_count(struct worker *worker,
+					  struct import_job *job);
 
 static void worker_store_error(const char *what, const char *error)
 {
@@ -416,12 +428,8 @@ static bool worker_job_pace(struct worker *worker, struct import_job *job,
 	    job->step == STEP_FLUSH)
 		return TRUE;
 	if (ok) {
-		bool slow = job->step == STEP_COUNT_LEGACY &&
-			time(NULL) - job->started >= worker->config->legacy_slow_secs;
-
 		(void)legacy_hosts_report(worker->hosts, job->legacy_host,
-					  slow ? LEGACY_HOST_SLOW : LEGACY_HOST_OK,
-					  slow ? "counting its folders took long" : "");
+					  LEGACY_HOST_OK, "");
 		return TRUE;
 	}
 	reason = child_reason(&job->main, status);
@@ -433,11 +441,41 @@ static bool worker_job_pace(struct worker *worker, struct import_job *job,
 	return FALSE;
 }
 
+/* The legacy counts ended with status: the totals of the progress
+   record, and whether the host is slow. Their failure is only logged: the
+   pass beside them meets the same legacy server and says why. */
+static void worker_job_legacy_counted(struct worker *worker, struct import_job *job,
+				      struct child *child, int status)
+{
+	bool slow = time(NULL) - job->started >= worker->config->legacy_slow_secs;
+
+	job->counting_legacy = FALSE;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    !child_count(child, &job->progress.folders_total,
+			 &job->progress.messages_total, &job->progress.bytes_total)) {
+		const char *reason = child_reason(child, status);
+
+		i_warning("migrate worker: %s: counting the legacy folders failed: %s",
+			  job->address, reason);
+		if (job->legacy_host != NULL && legacy_reason_is_throttle(reason)) {
+			(void)legacy_hosts_report(worker->hosts, job->legacy_host,
+						  LEGACY_HOST_THROTTLED, reason);
+		}
+		return;
+	}
+	worker_save_progress(worker, job);
+	if (slow && job->legacy_host != NULL) {
+		(void)legacy_hosts_report(worker->hosts, job->legacy_host,
+					  LEGACY_HOST_SLOW, "counting its folders took long");
+	}
+}
+
 /* The job's passes are over and exact: the local side now holds what the
    legacy counts found (a count of our own would cost one more doveadm
    process per job). */
 static void worker_job_passes_done(struct worker *worker, struct import_job *job)
 {
+	worker_job_await_legacy_count(worker, job);
 	job->progress.folders_done = job->progress.folders_total;
 	job->progress.messages_done = job->progress.messages_total;
 	job->progress.bytes_done = job->progress.bytes_total;
@@ -454,15 +492,7 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		return FALSE;
 	switch (job->step) {
 	case STEP_COUNT_LEGACY:
-		if (!ok || !child_count(&job->main, &job->progress.folders_total,
-					&job->progress.messages_total,
-					&job->progress.bytes_total)) {
-			worker_job_failed(worker, job, ok ?
-				"unreadable legacy mailbox status" :
-				child_reason(&job->main, status));
-			return FALSE;
-		}
-		worker_save_progress(worker, job);
+		worker_job_legacy_counted(worker, job, &job->main, status);
 		child_close(&job->main);
 		return worker_job_next_pass(worker, job);
 	case STEP_PASS:
@@ -544,7 +574,8 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 	i_unreached();
 }
 
-/* While the pass runs: the local counts every few seconds. */
+/* While the pass runs: the legacy counts first, then the local counts
+   every few seconds. */
 static void worker_job_count(struct worker *worker, struct import_job *job)
 {
 	int status;
@@ -552,7 +583,9 @@ static void worker_job_count(struct worker *worker, struct import_job *job)
 	if (job->counter.pid > 0) {
 		if ((status = child_status(&job->counter)) == -1)
 			return;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		if (job->counting_legacy)
+			worker_job_legacy_counted(worker, job, &job->counter, status);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			worker_read_local_counts(job, &job->counter);
 			worker_save_progress(worker, job);
 		}
@@ -564,6 +597,31 @@ static void worker_job_count(struct worker *worker, struct import_job *job)
 	    child_spawn_count(worker->dovecot_config, &job->counter,
 			      job->address, job->protocol, FALSE) < 0)
 		job->counted = time(NULL);
+}
+
+/* The job is done: its legacy counts, started beside the first pass and
+   nearly always over by now, are waited for (a while) for the totals. */
+static void worker_job_await_legacy_count(struct worker *worker, struct import_job *job)
+{
+	unsigned int waited_msecs = 0;
+
+	while (job->counting_legacy && job->counter.pid > 0) {
+		int status = child_status(&job->counter);
+
+		if (status != -1) {
+			worker_job_legacy_counted(worker, job, &job->counter, status);
+			child_close(&job->counter);
+			return;
+		}
+		if (waited_msecs >= WORKER_LEGACY_COUNT_WAIT_MSECS) {
+			i_warning("migrate worker: %s: counting the legacy folders "
+				  "takes too long, given up", job->address);
+			(void)kill(job->counter.pid, SIGTERM);
+			return;
+		}
+		usleep(10 * 1000);
+		waited_msecs += 10;
+	}
 }
 
 static unsigned int worker_host_imports(struct worker *worker, const char *host)
@@ -709,6 +767,20 @@ static void import_job_init(struct import_job *job)
 	job->counter.out_fd = job->counter.err_fd = -1;
 }
 
+/* A job that is over takes its counter child along (a local count is
+   quick, legacy counts still running are stopped): no zombie is left. */
+static void worker_job_reap_counter(struct import_job *job)
+{
+	int status;
+
+	if (job->counter.pid > 0) {
+		if (job->counting_legacy)
+			(void)kill(job->counter.pid, SIGTERM);
+		(void)waitpid(job->counter.pid, &status, 0);
+	}
+	child_close(&job->counter);
+}
+
 /* Takes one job and starts it; FALSE when there is nothing to take. */
 static bool worker_start_one(struct worker *worker)
 {
@@ -727,10 +799,21 @@ static bool worker_start_one(struct worker *worker)
 	if (!worker_job_begin(worker, &job))
 		return TRUE;
 	job.started = job.renewed = job.counted = time(NULL);
-	job.step = STEP_COUNT_LEGACY;
-	if (child_spawn_count(worker->dovecot_config, &job.main, job.address,
-			      job.protocol, TRUE) < 0) {
+	if (job.protocol == MIGRATE_PROTOCOL_POP3) {
+		job.step = STEP_COUNT_LEGACY;
+		ret = child_spawn_count(worker->dovecot_config, &job.main,
+					job.address, job.protocol, TRUE);
+	} else {
+		/* the totals come beside the first pass: it need not wait */
+		job.counting_legacy = child_spawn_count(worker->dovecot_config,
+			&job.counter, job.address, job.protocol, TRUE) == 0;
+		ret = worker_job_start_pass(worker, &job);
+	}
+	if (ret < 0) {
+		if (job.counter.pid > 0)
+			(void)kill(job.counter.pid, SIGTERM);
 		worker_job_failed(worker, &job, "could not start doveadm");
+		worker_job_reap_counter(&job);
 		return TRUE;
 	}
 	i_info("migrate worker: %s: import started (%s)", job.address,
@@ -816,12 +899,8 @@ static void worker_reap(struct worker *worker)
 				running = worker_job_step(worker, job, status);
 		} T_END;
 		if (!running) {
-			/* a local count is quick: wait for it rather than
-			   leave a zombie behind */
-			if (job->counter.pid > 0)
-				(void)waitpid(job->counter.pid, &status, 0);
 			child_close(&job->main);
-			child_close(&job->counter);
+			worker_job_reap_counter(job);
 			array_delete(&worker->jobs, i, 1);
 			continue;
 		}

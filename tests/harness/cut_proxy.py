@@ -18,6 +18,8 @@ class CutProxy(LoopbackListener):
         """refuse_after_cut: after each cut, close this many new
         connections at once (the server stays away for a moment)."""
         self.busy = busy
+        # every connection before this time.monotonic() is busy too
+        self.busy_until = 0.0
         self.busy_answered = 0
         self.delay = delay
         self.target_port = target_port
@@ -39,8 +41,8 @@ class CutProxy(LoopbackListener):
             client.close()
             return
         with self._state_lock:
-            busy = self.busy > 0
-            self.busy -= 1 if busy else 0
+            busy = self.busy > 0 or time.monotonic() < self.busy_until
+            self.busy -= 1 if self.busy > 0 else 0
         if busy:
             self.keep(client)
             threading.Thread(target=self._answer_busy, args=(client,),
