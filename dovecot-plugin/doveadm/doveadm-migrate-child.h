@@ -19,8 +19,8 @@ struct child {
 /* Starts `doveadm [-c dovecot_config] ARGS...`. */
 int child_spawn(const char *dovecot_config, struct child *child,
 		const char *const *args);
-/* `mailbox status` (-f tab, messages and vsize of every folder) of the
-   account's local mailbox, or with legacy of its legacy one. */
+/* `mailbox status` (-f tab) of the account's local mailbox (messages and
+   vsize of every folder), or with legacy of its legacy one (messages). */
 int child_spawn_count(const char *dovecot_config, struct child *child,
 		      const char *address, enum migrate_protocol protocol,
 		      bool legacy);
@@ -63,6 +63,9 @@ typedef bool child_count_fn(struct child *child, uint32_t *folders_r,
    the output is not one. */
 bool child_count(struct child *child, uint32_t *folders_r,
 		 uint64_t *messages_r, uint64_t *bytes_r);
+/* The folders and messages of a finished legacy count. */
+bool child_legacy_count(struct child *child, uint32_t *folders_r,
+			uint64_t *messages_r);
 /* The same from a finished `sweep -M` (its folders' messages and sizes). */
 bool child_mark_count(struct child *child, uint32_t *folders_r,
 		      uint64_t *messages_r, uint64_t *bytes_r);

@@ -84,7 +84,11 @@ void doveadm_migrate_print_account(const struct migrate_account *a)
 				      a->progress.folders_total));
 	doveadm_print(t_strdup_printf("%"PRIu64"/%"PRIu64, a->progress.messages_done,
 				      a->progress.messages_total));
-	doveadm_print(t_strdup_printf("%"PRIu64"/%"PRIu64, a->progress.bytes_done,
+	/* the legacy side is not asked for sizes: the total is known once
+	   the first pass is over */
+	doveadm_print(a->progress.bytes_total < a->progress.bytes_done ?
+		      t_strdup_printf("%"PRIu64"/?", a->progress.bytes_done) :
+		      t_strdup_printf("%"PRIu64"/%"PRIu64, a->progress.bytes_done,
 				      a->progress.bytes_total));
 	doveadm_print_num(a->attempts);
 	doveadm_print(status_time(a->next_retry));

@@ -77,6 +77,8 @@ enum import_step {
 	STEP_PASS,
 	/* after dsync's passes (run without fsync): the local copy to disk */
 	STEP_FLUSH,
+	/* the job is done: the local size, the bytes total */
+	STEP_COUNT_LOCAL,
 	/* a migrated account's scheduled sweep (the ledger copier) */
 	STEP_SWEEP,
 };
@@ -425,7 +427,7 @@ static bool worker_job_pace(struct worker *worker, struct import_job *job,
 	const char *reason;
 
 	if (job->legacy_host == NULL || job->step == STEP_DISCARD ||
-	    job->step == STEP_FLUSH)
+	    job->step == STEP_FLUSH || job->step == STEP_COUNT_LOCAL)
 		return TRUE;
 	if (ok) {
 		(void)legacy_hosts_report(worker->hosts, job->legacy_host,
@@ -451,8 +453,8 @@ static void worker_job_legacy_counted(struct worker *worker, struct import_job *
 
 	job->counting_legacy = FALSE;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    !child_count(child, &job->progress.folders_total,
-			 &job->progress.messages_total, &job->progress.bytes_total)) {
+	    !child_legacy_count(child, &job->progress.folders_total,
+				&job->progress.messages_total)) {
 		const char *reason = child_reason(child, status);
 
 		i_warning("migrate worker: %s: counting the legacy folders failed: %s",
@@ -470,16 +472,46 @@ static void worker_job_legacy_counted(struct worker *worker, struct import_job *
 	}
 }
 
-/* The job's passes are over and exact: the local side now holds what the
-   legacy counts found (a count of our own would cost one more doveadm
-   process per job). */
-static void worker_job_passes_done(struct worker *worker, struct import_job *job)
+/* The final local count ended with status (-1: none ran): done = total,
+   the bytes from the local count. Only progress: a failed count leaves
+   the bytes as the pass left them. */
+static void worker_job_locally_counted(struct worker *worker, struct import_job *job,
+				       int status)
 {
-	worker_job_await_legacy_count(worker, job);
+	uint32_t folders;
+	uint64_t messages, bytes;
+
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    child_count(&job->main, &folders, &messages, &bytes)) {
+		job->progress.bytes_done = job->progress.bytes_total = bytes;
+		if (job->progress.messages_total == 0) {
+			/* the legacy counts failed: the local ones stand in */
+			job->progress.folders_total = folders;
+			job->progress.messages_total = messages;
+		}
+	} else {
+		i_warning("migrate worker: %s: counting the local folders failed",
+			  job->address);
+		job->progress.bytes_total = job->progress.bytes_done;
+	}
 	job->progress.folders_done = job->progress.folders_total;
 	job->progress.messages_done = job->progress.messages_total;
-	job->progress.bytes_done = job->progress.bytes_total;
 	worker_job_synced(worker, job);
+}
+
+/* The job's passes are over and exact: the local side now holds the
+   folders and messages the legacy counts found, and the local size is
+   the bytes total (the legacy side is not asked for sizes): one local
+   count. TRUE while it runs. */
+static bool worker_job_passes_done(struct worker *worker, struct import_job *job)
+{
+	worker_job_await_legacy_count(worker, job);
+	job->step = STEP_COUNT_LOCAL;
+	if (child_spawn_count(worker->dovecot_config, &job->main, job->address,
+			      job->protocol, FALSE) == 0)
+		return TRUE;
+	worker_job_locally_counted(worker, job, -1);
+	return FALSE;
 }
 
 static bool worker_job_step(struct worker *worker, struct import_job *job,
@@ -534,8 +566,7 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 			worker_job_failed(worker, job, "could not start the flush");
 			return FALSE;
 		}
-		worker_job_passes_done(worker, job);
-		return FALSE;
+		return worker_job_passes_done(worker, job);
 	case STEP_DISCARD:
 	case STEP_FLUSH:
 		if (!ok) {
@@ -564,7 +595,9 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 			return worker_job_next_pass(worker, job);
 		}
 		child_close(&job->main);
-		worker_job_passes_done(worker, job);
+		return worker_job_passes_done(worker, job);
+	case STEP_COUNT_LOCAL:
+		worker_job_locally_counted(worker, job, status);
 		return FALSE;
 	case STEP_SWEEP:
 		worker_sweep_done(worker, job, ok ? NULL :
