@@ -152,9 +152,11 @@ class SmtpSink:
     def messages(self):
         """Completely received messages, oldest first.  A dump the sink still
         holds open is a transaction in progress and is skipped."""
+        # list first, then look at what is open: a dump created after the
+        # look at the sink's fds would otherwise be read half-written
+        paths = glob.glob(os.path.join(self.mail_dir, "*"))
         busy = self._open_files()
-        paths = [p for p in glob.glob(os.path.join(self.mail_dir, "*"))
-                 if os.path.isfile(p) and p not in busy]
+        paths = [p for p in paths if os.path.isfile(p) and p not in busy]
         paths.sort(key=lambda p: (os.stat(p).st_mtime_ns, p))
         return [parse_dump(p) for p in paths]
 
