@@ -29,6 +29,8 @@ enum field_tag {
 	TAG_MESSAGES_TOTAL,
 	TAG_BYTES_DONE,
 	TAG_BYTES_TOTAL,
+	TAG_QUOTA_KBYTES,
+	TAG_LOCAL,
 };
 
 static const char *const state_names[MIGRATE_STATE_COUNT] = {
@@ -149,6 +151,10 @@ size_t migrate_account_encode(const struct migrate_account *a,
 	put_u64(&w, TAG_MESSAGES_TOTAL, p->messages_total);
 	put_u64(&w, TAG_BYTES_DONE, p->bytes_done);
 	put_u64(&w, TAG_BYTES_TOTAL, p->bytes_total);
+	if (a->quota_kbytes != 0)
+		put_u64(&w, TAG_QUOTA_KBYTES, a->quota_kbytes);
+	if (a->local)
+		put_u64(&w, TAG_LOCAL, 1);
 	return w.len;
 }
 
@@ -242,6 +248,13 @@ static int decode_field(struct migrate_account *a, unsigned int tag,
 		return get_u64(v, len, &p->bytes_done);
 	case TAG_BYTES_TOTAL:
 		return get_u64(v, len, &p->bytes_total);
+	case TAG_QUOTA_KBYTES:
+		return get_u64(v, len, &a->quota_kbytes);
+	case TAG_LOCAL:
+		if (get_u64(v, len, &num) < 0 || num > 1)
+			return -1;
+		a->local = num == 1;
+		return 0;
 	default:
 		return 0; /* a newer writer's field */
 	}

@@ -51,6 +51,13 @@ struct migrate_account {
 	int64_t next_retry;		/* failed: not before this time */
 	char last_error[MIGRATE_ACCOUNT_ERROR_MAX + 1];
 	struct migrate_account_progress progress;
+	/* storage quota in kB (1024 bytes); 0: the config's default_quota */
+	uint64_t quota_kbytes;
+	/* the account already lives on the new server while its mail is
+	   imported (`add --messages-only`): logins are local and checked
+	   against the stored hash only, and the import only adds (the
+	   ledger copier) */
+	bool local;
 };
 
 const char *migrate_account_state_name(enum migrate_account_state state);

@@ -5,6 +5,7 @@
 
 #include "migrate-config.h"
 #include "migrate-address.h"
+#include "migrate-password-policy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +25,8 @@ enum value_type {
 	VALUE_NUMBER,
 	VALUE_BOOL,
 	VALUE_ENUM,
+	VALUE_SIZE,
+	VALUE_PASSWORD_POLICY,
 };
 
 struct key_def {
@@ -72,6 +75,8 @@ static const struct key_def global_keys[] = {
 	GZ(import_prefetch, 1000),
 	GZ(resync_secs, 30 * 86400),
 	GZ(import_kbytes_per_sec, 10000000),
+	G(default_quota, VALUE_SIZE),
+	G(password_policy, VALUE_PASSWORD_POLICY),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),
@@ -177,6 +182,34 @@ static int parse_number(const char *value, unsigned long max,
 	return 0;
 }
 
+/* "0", or a number with a unit k, M, G or T (1024-based: a bare number
+   would leave bytes and kB to guesswork), in kB. */
+static int parse_size(const char *value, uint64_t *kbytes_r)
+{
+	static const char units[] = "kMGT";
+	uint64_t num = 0, mult;
+	const char *p = value, *unit;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (num > (UINT64_MAX - 9) / 10)
+			return -1;
+		num = num * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '\0' && num == 0) {
+		*kbytes_r = 0;
+		return 0;
+	}
+	if (*p == '\0' || p[1] != '\0' || (unit = strchr(units, *p)) == NULL)
+		return -1;
+	mult = (uint64_t)1 << (10 * (unit - units));
+	if (num > UINT64_MAX / mult)
+		return -1;
+	*kbytes_r = num * mult;
+	return 0;
+}
+
 static int set_value(struct parser *p, const struct key_def *def,
 		     void *base, const char *value)
 {
@@ -233,6 +266,21 @@ static int set_value(struct parser *p, const struct key_def *def,
 		}
 		return parse_error(p, "%s: '%s' is not one of the allowed values",
 				   def->name, value);
+	case VALUE_SIZE:
+		if (parse_size(value, field) < 0) {
+			return parse_error(p, "%s: '%s' is not a size (0, or a "
+					   "number with k, M, G or T)",
+					   def->name, value);
+		}
+		return 0;
+	case VALUE_PASSWORD_POLICY: {
+		char reason[160];
+
+		if (migrate_password_policy_parse(value, field, reason,
+						  sizeof(reason)) < 0)
+			return parse_error(p, "%s: %s", def->name, reason);
+		return 0;
+	}
 	}
 	return parse_error(p, "%s: internal error: bad key type", def->name);
 }
@@ -368,6 +416,9 @@ static void config_defaults(struct migrate_config *c)
 	c->legacy_slow_secs = 10;
 	c->import_prefetch = 20;
 	c->resync_secs = 3600;
+	if (migrate_password_policy_parse(MIGRATE_PASSWORD_POLICY_DEFAULT,
+					  &c->password_policy, NULL, 0) < 0)
+		abort();
 	c->refuse_message = xstrdup("Your mailbox is being moved to a new server. "
 				    "Please try again in a few minutes.");
 	c->notice_from = xstrdup("postmaster");
@@ -554,4 +605,45 @@ int migrate_config_account(const struct migrate_config *config,
 	set.fold_local_part = false;
 	return migrate_address_normalize(input, strlen(input), &set, addr_r,
 					 error, error_size);
+}
+
+static bool append(char *out, size_t out_size, size_t *pos, const char *s,
+		   size_t len)
+{
+	if (len >= out_size - *pos)
+		return false;
+	memcpy(out + *pos, s, len);
+	*pos += len;
+	out[*pos] = '\0';
+	return true;
+}
+
+int migrate_domain_legacy_user(const struct migrate_domain *domain,
+			       const char *typed, const char *local,
+			       const char *domain_name,
+			       char *out, size_t out_size)
+{
+	const char *p, *tmpl = domain->legacy_user == NULL ? "%u" :
+		domain->legacy_user;
+	size_t pos = 0;
+	bool ok = out_size > 0;
+
+	if (ok)
+		out[0] = '\0';
+	for (p = tmpl; ok && *p != '\0'; p++) {
+		const char *part = p;
+		size_t len = 1;
+
+		if (*p == '%' && p[1] != '\0') {
+			switch (*++p) {
+			case 'u': part = typed; len = strlen(typed); break;
+			case 'n': part = local; len = strlen(local); break;
+			case 'd': part = domain_name; len = strlen(domain_name); break;
+			case '%': part = p; break;
+			default: part = p - 1; len = 2; break;
+			}
+		}
+		ok = append(out, out_size, &pos, part, len);
+	}
+	return ok ? 0 : -1;
 }

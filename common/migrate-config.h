@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "migrate-password-policy.h"
+
 #define MIGRATE_CONFIG_MAX_FILE_SIZE (1024 * 1024)
 #define MIGRATE_CONFIG_MAX_LINE 4096
 #define MIGRATE_CONFIG_MAX_DOMAINS 10000
@@ -115,6 +117,11 @@ struct migrate_config {
 	/* each import reads the legacy server at most this many kB (1000
 	   bytes) per second; 0: no cap */
 	unsigned int import_kbytes_per_sec;
+	/* the quota of accounts that bring none of their own (kB);
+	   0: no quota */
+	uint64_t default_quota;
+	/* what passwords in account lists (CSV) must look like */
+	struct migrate_password_policy password_policy;
 	/* threads hashing and verifying passwords in the auth process;
 	   0: one per CPU */
 	unsigned int hash_threads;
@@ -160,6 +167,14 @@ int migrate_config_account(const struct migrate_config *config,
 			   const char *input, struct migrate_address *addr_r,
 			   const struct migrate_domain **domain_r,
 			   char *error, size_t error_size);
+
+/* The login name the legacy server gets: the domain's legacy_user
+   template with %u (the user as typed), %n (local part), %d (domain) and
+   %% expanded. -1 when it does not fit in out_size. */
+int migrate_domain_legacy_user(const struct migrate_domain *domain,
+			       const char *typed, const char *local,
+			       const char *domain_name,
+			       char *out, size_t out_size);
 
 const char *migrate_tls_mode_name(enum migrate_tls_mode mode);
 

@@ -12,9 +12,7 @@
 #include "legacy-host.h"
 #include "login-guard.h"
 #include "notice-lmtp.h"
-#include "migrate-credential.h"
-#include "migrate-password.h"
-#include "migrate-vault.h"
+#include "migrate-secret-seal.h"
 
 #include <stdio.h>
 
@@ -201,26 +199,10 @@ static void legacy_capture_recorded(struct legacy_capture *capture)
    importer, from the password the legacy server just accepted. */
 static void legacy_capture_seal(struct legacy_capture *capture)
 {
-	unsigned char plain[MIGRATE_CREDENTIAL_MAX];
-	int len;
-
-	capture->ret = -1;
-	if (migrate_password_hash(capture->password, capture->secret.password_hash,
-				  sizeof(capture->secret.password_hash),
-				  capture->error, sizeof(capture->error)) < 0)
-		return;
-	len = migrate_credential_encode(capture->legacy_user, capture->password,
-					plain, sizeof(plain), capture->error,
-					sizeof(capture->error));
-	if (len < 0)
-		return;
-	if (migrate_vault_encrypt(capture->vault, capture->address, plain,
-				  (size_t)len, capture->secret.credential,
-				  sizeof(capture->secret.credential),
-				  &capture->secret.credential_len,
-				  capture->error, sizeof(capture->error)) == 0)
-		capture->ret = 0;
-	explicit_bzero(plain, sizeof(plain));
+	capture->ret = migrate_secret_seal(capture->vault, capture->address,
+					   capture->legacy_user, capture->password,
+					   &capture->secret, capture->error,
+					   sizeof(capture->error));
 }
 
 static void legacy_capture_sealed(struct legacy_capture *capture)

@@ -76,25 +76,18 @@ in_port_t migrate_login_legacy_port(const struct migrate_login *login)
 /* The legacy login name: %u as typed, %n local part, %d domain. */
 const char *migrate_login_legacy_user(const struct migrate_login *login)
 {
-	const char *p, *tmpl = login->domain->legacy_user;
-	string_t *str = t_str_new(128);
+	const char *tmpl = login->domain->legacy_user;
+	/* room for every % expanding to the longest part */
+	size_t size = (tmpl == NULL ? 2 : strlen(tmpl)) *
+		(strlen(login->typed_user) + strlen(login->addr.local) +
+		 strlen(login->addr.domain) + 2) + 1;
+	char *name = t_malloc_no0(size);
 
-	if (tmpl == NULL)
-		return login->typed_user;
-	for (p = tmpl; *p != '\0'; p++) {
-		if (*p != '%' || p[1] == '\0') {
-			str_append_c(str, *p);
-			continue;
-		}
-		switch (*++p) {
-		case 'u': str_append(str, login->typed_user); break;
-		case 'n': str_append(str, login->addr.local); break;
-		case 'd': str_append(str, login->addr.domain); break;
-		case '%': str_append_c(str, '%'); break;
-		default: str_append_c(str, '%'); str_append_c(str, *p); break;
-		}
-	}
-	return str_c(str);
+	if (migrate_domain_legacy_user(login->domain, login->typed_user,
+				       login->addr.local, login->addr.domain,
+				       name, size) < 0)
+		i_unreached();
+	return name;
 }
 
 /* The client's own protocol can be proxied to the legacy server. */

@@ -65,6 +65,8 @@ static void test_account_codec(void)
 	a.updated = -5;
 	a.attempts = 3;
 	a.progress.bytes_total = UINT64_MAX;
+	a.quota_kbytes = 1024 * 1024;
+	a.local = true;
 	len = migrate_account_encode(&a, buf);
 	test_assert(migrate_account_decode(buf, len, &b, error, sizeof(error)) == 0);
 	test_assert(memcmp(&a, &b, sizeof(a)) == 0);
@@ -77,7 +79,7 @@ static void test_account_codec(void)
 	test_assert(migrate_account_decode(buf, 0, &b, error, sizeof(error)) < 0);
 	test_assert_strcmp(error, "corrupt account record: bad size (field 0)");
 	test_assert(migrate_account_decode(buf, len - 1, &b, error, sizeof(error)) < 0);
-	test_assert_strcmp(error, "corrupt account record: truncated field (field 15)");
+	test_assert_strcmp(error, "corrupt account record: truncated field (field 17)");
 
 	/* unknown fields from a newer writer are skipped */
 	memcpy(bad, buf, len);

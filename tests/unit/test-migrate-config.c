@@ -193,6 +193,40 @@ static void test_config_limits(void)
 	test_end();
 }
 
+static void test_config_quota_and_policy(void)
+{
+	struct migrate_config *config = NULL;
+	char error[256];
+
+	test_begin("config: default_quota sizes and password_policy");
+	config = parse_ok("");
+	test_assert(config->default_quota == 0);
+	test_assert(config->password_policy.min_length == 8 &&
+		    config->password_policy.special);
+	migrate_config_free(&config);
+	config = parse_ok("default_quota = 2G\npassword_policy = min=10 digit\n");
+	test_assert(config->default_quota == 2 * 1024 * 1024);
+	test_assert(config->password_policy.min_length == 10 &&
+		    config->password_policy.digit && !config->password_policy.upper);
+	migrate_config_free(&config);
+	config = parse_ok("default_quota = 512k\npassword_policy = none\n");
+	test_assert(config->default_quota == 512 &&
+		    config->password_policy.min_length == 0);
+	migrate_config_free(&config);
+
+	test_assert(migrate_config_parse("t", "default_quota = 1000\n", 21, &config,
+					 error, sizeof(error)) < 0);
+	test_assert_strcmp(error, "t:1: default_quota: '1000' is not a size (0, or a "
+			   "number with k, M, G or T)");
+	test_assert(migrate_config_parse("t", "default_quota = 99999999999999999999T\n",
+					 38, &config, error, sizeof(error)) < 0);
+	test_assert(migrate_config_parse("t", "password_policy = long\n", 23,
+					 &config, error, sizeof(error)) < 0);
+	test_assert_strcmp(error, "t:1: password_policy: unknown word 'long' "
+			   "(expected none, min=N, lower, upper, digit, special)");
+	test_end();
+}
+
 static void test_config_load_file(void)
 {
 	const char *path = ".test-migrate.conf";
@@ -223,6 +257,7 @@ int main(void)
 		test_config_full,
 		test_config_errors,
 		test_config_limits,
+		test_config_quota_and_policy,
 		test_config_load_file,
 		NULL
 	};
