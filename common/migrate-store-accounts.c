@@ -16,6 +16,7 @@ struct account_op {
 	const char *last_error;
 	int64_t next_retry;
 	const struct migrate_account_progress *progress;
+	bool local;
 };
 
 static int do_account_get(struct store_txn *t, void *context)
@@ -193,6 +194,31 @@ int migrate_store_account_set_progress(struct migrate_store *store,
 	if (store_check_address(address, error, error_size) < 0)
 		return -1;
 	return store_write(store, &store->routing, do_account_progress, &op, error, error_size);
+}
+
+static int do_account_local(struct store_txn *t, void *context)
+{
+	struct account_op *op = context;
+	struct migrate_account account;
+	int ret = store_account_read(t, op->address, &account);
+
+	if (ret <= 0)
+		return ret < 0 ? -1 : store_fail(t->error, t->error_size,
+					   "store: account %s does not exist", op->address);
+	account.local = op->local;
+	account.updated = t->store->now();
+	return store_account_write(t, &account, account.state);
+}
+
+int migrate_store_account_set_local(struct migrate_store *store,
+				    const char *address, bool local,
+				    char *error, size_t error_size)
+{
+	struct account_op op = { .address = address, .local = local };
+
+	if (store_check_address(address, error, error_size) < 0)
+		return -1;
+	return store_write(store, &store->routing, do_account_local, &op, error, error_size);
 }
 
 static int delete_aliases_of(struct store_txn *t, const char *address)

@@ -114,6 +114,10 @@ int migrate_store_account_set_progress(struct migrate_store *store,
 				       const char *address,
 				       const struct migrate_account_progress *progress,
 				       char *error, size_t error_size);
+/* Sets the account's "local" flag (see migrate-account.h). */
+int migrate_store_account_set_local(struct migrate_store *store,
+				    const char *address, bool local,
+				    char *error, size_t error_size);
 /* Removes the account, its secret, its ledger, its queue entry and its
    aliases.
    1 removed, 0 unknown. */

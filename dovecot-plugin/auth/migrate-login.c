@@ -143,6 +143,11 @@ void migrate_login_answer(struct migrate_login *login)
 	struct migrate_auth *auth = login->module->auth;
 	const char *state = migrate_account_state_name(login->account.state);
 
+	if (login->account.local && login->account.state != MIGRATE_STATE_CUTOVER) {
+		/* `add --messages-only`: the account lives here already */
+		migrate_login_succeed(login, "local login", state);
+		return;
+	}
 	switch (login->account.state) {
 	case MIGRATE_STATE_MIGRATED:
 	case MIGRATE_STATE_PASSWORDS_ONLY:

@@ -45,8 +45,10 @@ void authdb_migrate_deinit(void);
 static void migrate_login_verify(struct migrate_login *login)
 {
 	errno = 0;
-	login->verify_ret = migrate_password_verify(login->password,
-						    login->password_hash);
+	/* no stored hash: a local account whose password another passdb
+	   holds, or an account whose secret is missing */
+	login->verify_ret = login->password_hash[0] == '\0' ? 0 :
+		migrate_password_verify(login->password, login->password_hash);
 	login->verify_errno = errno;
 	safe_memset(login->password_hash, 0, sizeof(login->password_hash));
 }
@@ -55,10 +57,11 @@ static void migrate_login_verified(struct migrate_login *login)
 {
 	const char *state = migrate_account_state_name(login->account.state);
 	bool local_only = login->account.state == MIGRATE_STATE_MIGRATED ||
-		login->account.state == MIGRATE_STATE_PASSWORDS_ONLY;
+		login->account.state == MIGRATE_STATE_PASSWORDS_ONLY ||
+		login->account.local;
 
 	if (login->verify_ret > 0) {
-		if (login->account.state == MIGRATE_STATE_FAILED) {
+		if (login->account.state == MIGRATE_STATE_FAILED && !local_only) {
 			/* the user is back: give the import another go */
 			legacy_capture_check(login);
 			return;

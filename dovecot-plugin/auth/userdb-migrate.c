@@ -132,6 +132,19 @@ static bool migrate_user_legacy_fields(struct migrate_user_lookup *lookup)
 	return TRUE;
 }
 
+/* The account's quota (from its CSV line), else migrate.conf's
+   default_quota, for Dovecot's quota plugin. */
+static void migrate_user_quota(struct migrate_user_lookup *lookup)
+{
+	uint64_t kbytes = lookup->account.quota_kbytes != 0 ?
+		lookup->account.quota_kbytes : lookup->auth->config->default_quota;
+
+	if (kbytes != 0) {
+		auth_request_set_userdb_field(lookup->request, "quota_rule",
+			t_strdup_printf("*:storage=%"PRIu64"k", kbytes));
+	}
+}
+
 static void migrate_user_got(struct migrate_user_lookup *lookup)
 {
 	struct auth_request *request = lookup->request;
@@ -150,6 +163,7 @@ static void migrate_user_got(struct migrate_user_lookup *lookup)
 			auth_request_set_username_forced(request,
 							 lookup->addr.address);
 		}
+		migrate_user_quota(lookup);
 		if (lookup->want_credential &&
 		    migrate_user_legacy_fields(lookup)) {
 			e_debug(authdb_event(request), "account %s: legacy "

@@ -100,6 +100,8 @@ struct import_job {
 	unsigned int passes, retries;
 	/* its passes are dsync's (they need a flush) */
 	bool dsync;
+	/* the account lives here already (add --messages-only) */
+	bool local;
 	/* its local copy was discarded once (never twice in a job) */
 	bool discarded;
 };
@@ -260,7 +262,8 @@ static bool worker_job_wants_another_pass(struct worker *worker,
 /* The account's engine, chosen at its first pass: dsync while it is
    proxied (mode = proxy), else the ledger copier, which never undoes what
    the user does locally meanwhile. Kept for the account's life, so a
-   change of mode affects only accounts that start later. */
+   change of mode affects only accounts that start later. A local account
+   (add --messages-only) has its own mail: always the copier. */
 static enum migrate_ledger_engine
 worker_job_engine(struct worker *worker, struct import_job *job)
 {
@@ -272,9 +275,10 @@ worker_job_engine(struct worker *worker, struct import_job *job)
 		worker_store_error(job->address, error);
 		return MIGRATE_ENGINE_NONE;
 	}
-	if (la.engine != MIGRATE_ENGINE_NONE)
+	if (la.engine == MIGRATE_ENGINE_COPIER ||
+	    (la.engine == MIGRATE_ENGINE_DSYNC && !job->local))
 		return la.engine;
-	la.engine = worker->config->mode == MIGRATE_MODE_PROXY ?
+	la.engine = worker->config->mode == MIGRATE_MODE_PROXY && !job->local ?
 		MIGRATE_ENGINE_DSYNC : MIGRATE_ENGINE_COPIER;
 	if (migrate_store_ledger_account_set(worker->store, job->address, &la,
 					     error, sizeof(error)) < 0) {
@@ -736,6 +740,7 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 	}
 	job->protocol = account.protocol;
 	job->progress = account.progress;
+	job->local = account.local;
 	if (account.state == MIGRATE_STATE_FAILED) {
 		/* its retry time has come: queued again (a new queue entry,
 		   taken at the next round) */

@@ -246,6 +246,19 @@ DOVEADM_CMD_PARAM('\0', "keep-credentials", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{
+		.name = "migrate add",
+		.usage = "[-c <migrate.conf>] (-u <account> | -F <file>) "
+			 "[--messages-only | --passwords-only]",
+		.cmd = cmd_migrate_add,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('F', "file", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('\0', "messages-only", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAM('\0', "passwords-only", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
 		.name = "migrate list",
 		.usage = "[-c <migrate.conf>] [-s <state>]",
 		.cmd = cmd_migrate_list,

@@ -51,6 +51,7 @@ struct doveadm_mail_cmd_context *cmd_migrate_sweep_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_flush_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_verify_alloc(void);
 
+void cmd_migrate_add(struct doveadm_cmd_context *cctx);
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx);
 void cmd_migrate_status(struct doveadm_cmd_context *cctx);
