@@ -12,6 +12,7 @@
 #include "legacy-host.h"
 #include "login-guard.h"
 #include "notice-lmtp.h"
+#include "migrate-event-log.h"
 #include "migrate-secret-seal.h"
 
 #include <stdio.h>
@@ -174,6 +175,20 @@ static void legacy_capture_answer_recorded(struct legacy_capture *capture)
 	}
 }
 
+/* The migration log too (a local append, as Dovecot's own log is); a
+   file the auth user cannot write is said once. */
+static void legacy_capture_log_event(const struct migrate_config *config,
+				     const char *event)
+{
+	static bool failed = FALSE;
+
+	if (migrate_event_log_append(config->log, NULL, event) < 0 && !failed) {
+		failed = TRUE;
+		i_warning("migration log %s: %m (make it writable by the auth "
+			  "service's user)", config->log);
+	}
+}
+
 static void legacy_capture_recorded(struct legacy_capture *capture)
 {
 	struct migrate_passdb_module *module = capture->module;
@@ -184,9 +199,13 @@ static void legacy_capture_recorded(struct legacy_capture *capture)
 		i_error("migrate: account %s: recording the legacy password "
 			"failed: %s", capture->address, capture->error);
 	} else {
-		i_info("migrate: account %s: %s", capture->address,
-		       capture->created ? "recorded, queued for import" :
-		       "password updated from the legacy server");
+		const char *event = t_strdup_printf("migrate: account %s: %s",
+			capture->address, capture->created ?
+			"recorded, queued for import" :
+			"password updated from the legacy server");
+
+		i_info("%s", event);
+		legacy_capture_log_event(module->auth->config, event);
 		if (capture->created &&
 		    module->auth->config->mode == MIGRATE_MODE_REFUSE)
 			notice_lmtp_send(module->auth->config, capture->address);

@@ -52,6 +52,7 @@ struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cc
 		doveadm_exit_code = EX_CONFIG;
 		return NULL;
 	}
+	doveadm_migrate_log_config(config);
 	return config;
 }
 
@@ -64,6 +65,7 @@ void doveadm_migrate_mail_cmd_open(const char *config_path,
 
 	if (migrate_config_load(config_path, config_r, error, sizeof(error)) < 0)
 		i_fatal_status(EX_CONFIG, "%s", error);
+	doveadm_migrate_log_config(*config_r);
 	migrate_store_settings_from_config(&set, *config_r, MIGRATE_STORE_WRITE);
 	if (migrate_store_open(&set, store_r, error, sizeof(error)) < 0)
 		i_fatal_status(EX_TEMPFAIL, "%s", error);
@@ -328,4 +330,5 @@ void doveadm_migrate_plugin_init(struct module *module ATTR_UNUSED)
 
 void doveadm_migrate_plugin_deinit(void)
 {
+	doveadm_migrate_log_deinit();
 }

@@ -31,6 +31,11 @@ const char *doveadm_migrate_cmd_account(struct doveadm_cmd_context *cctx,
 					const struct migrate_config *config,
 					const char *command);
 
+/* Sends our "migrate ..." log lines to config's migration log too, from
+   now on (doveadm-migrate-log.c); deinit restores Dovecot's handlers. */
+void doveadm_migrate_log_config(const struct migrate_config *config);
+void doveadm_migrate_log_deinit(void);
+
 struct migrate_account;
 /* One account as a row: account, state, protocol, created, updated,
    passes, folders, messages, bytes (done/total), attempts, next_retry,

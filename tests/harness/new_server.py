@@ -37,10 +37,15 @@ def new_server(root, operator_users=None, domains=None, settings=None,
     store = os.path.join(base, "store")
     os.makedirs(store, exist_ok=True)
     _dovecot_owned(store, 0o755)
+    # the migration log: the auth process appends to it as well, so it is
+    # the store user's (as the package creates it)
+    log = os.path.join(base, "migrate.log")
+    open(log, "a").close()
+    _dovecot_owned(log, 0o640)
     conf = {"store": store,
             "store_user": "dovecot",
             "vault_key": make_vault_key(os.path.join(base, "vault.key")),
-            "log": os.path.join(base, "migrate.log")}
+            "log": log}
     conf.update(settings or {})
     conf_path = migrate_conf.write(os.path.join(base, "migrate.conf"),
                                    conf, domains)

@@ -3,6 +3,7 @@ user:password[:domain] list, the CSV account template or -u with the
 password on standard input; every bad line named by its number while the
 good ones are processed; no password in any output or log."""
 import os
+import re
 import subprocess
 
 from harness import build
@@ -79,6 +80,16 @@ class AddCommandTest(ImportCase):
         self.assertIn("3 account(s) recorded, 6 line(s) refused", text)
         self.assertEqual(self.account(new, "own@" + DOMAIN, settle=False), "none")
         self.assertNoSecret(new, text, ["Secret-", "Secret:bob2"])
+        # the migration log: one timestamped line per event
+        with open(os.path.join(new.dir, "migrate.log")) as f:
+            log = f.read().splitlines()
+        stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} "
+        self.assertTrue(any(re.fullmatch(stamp + r"error: migrate add: line 4: no "
+                                         r"password .*", line) for line in log), log)
+        self.assertTrue(any(re.fullmatch(stamp + r"migrate add: bob@%s: queued" % DOMAIN,
+                                         line) for line in log), log)
+        self.assertTrue(any(line.endswith("migrate add: 3 account(s) recorded, 6 "
+                                          "line(s) refused") for line in log), log)
 
     def test_csv_template_policy_and_quota(self):
         legacy = self.legacy_server(["joao@" + DOMAIN])

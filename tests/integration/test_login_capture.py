@@ -131,6 +131,10 @@ class TlsModesTest(CaptureCase):
                           "new account)" % pop_user)
         self.assertLogged(new, "migrate: account %s: recorded, queued for import"
                           % pop_user)
+        # and in the migration log, which the auth process appends to
+        with open(os.path.join(new.dir, "migrate.log")) as f:
+            self.assertIn(" migrate: account %s: recorded, queued for import\n"
+                          % pop_user, f.read())
 
         # wrong password on an unknown account: refused, nothing recorded
         stranger = "stranger-%s@%s" % (tls, DOMAIN)
