@@ -170,6 +170,48 @@ int migrate_store_account_transition(struct migrate_store *store,
 	return store_write(store, &store->routing, do_account_transition, &op, error, error_size);
 }
 
+static void rate_add(struct migrate_stats *stats, int64_t now,
+		     uint64_t messages, uint64_t bytes)
+{
+	if (now >= stats->rate_window_start + MIGRATE_RATE_WINDOW_SECS) {
+		if (now < stats->rate_window_start + 2 * MIGRATE_RATE_WINDOW_SECS) {
+			stats->rate_prev_start = stats->rate_window_start;
+			stats->rate_prev_messages = stats->rate_window_messages;
+			stats->rate_prev_bytes = stats->rate_window_bytes;
+		} else {
+			/* idle for a while: the rate starts anew */
+			stats->rate_prev_start = 0;
+			stats->rate_prev_messages = stats->rate_prev_bytes = 0;
+		}
+		stats->rate_window_start = now;
+		stats->rate_window_messages = stats->rate_window_bytes = 0;
+	}
+	stats->rate_window_messages += messages;
+	stats->rate_window_bytes += bytes;
+}
+
+/* What a progress update adds to the totals: only growth counts (a
+   recount after a discarded copy starts low again). */
+static int progress_stats(struct store_txn *t,
+			  const struct migrate_account_progress *old,
+			  const struct migrate_account_progress *new)
+{
+	uint64_t messages = new->messages_done > old->messages_done ?
+		new->messages_done - old->messages_done : 0;
+	uint64_t bytes = new->bytes_done > old->bytes_done ?
+		new->bytes_done - old->bytes_done : 0;
+	struct migrate_stats stats;
+
+	if (messages == 0 && bytes == 0)
+		return 0;
+	if (store_stats_read(t, &stats) < 0)
+		return -1;
+	stats.imported_messages += messages;
+	stats.imported_bytes += bytes;
+	rate_add(&stats, t->store->now(), messages, bytes);
+	return store_stats_write(t, &stats);
+}
+
 static int do_account_progress(struct store_txn *t, void *context)
 {
 	struct account_op *op = context;
@@ -179,6 +221,8 @@ static int do_account_progress(struct store_txn *t, void *context)
 	if (ret <= 0)
 		return ret < 0 ? -1 : store_fail(t->error, t->error_size,
 					   "store: account %s does not exist", op->address);
+	if (progress_stats(t, &account.progress, op->progress) < 0)
+		return -1;
 	account.progress = *op->progress;
 	account.updated = t->store->now();
 	return store_account_write(t, &account, account.state);
@@ -389,3 +433,27 @@ int migrate_store_account_iterate_state(struct migrate_store *store,
 	return store_read(store, &store->routing, do_state_iterate, &op, error, error_size);
 }
 
+
+void migrate_stats_rate(const struct migrate_stats *stats, int64_t now,
+			double *messages_per_sec_r, double *bytes_per_sec_r)
+{
+	int64_t since = now - stats->rate_window_start;
+	uint64_t messages = stats->rate_window_messages;
+	uint64_t bytes = stats->rate_window_bytes;
+	int64_t span = since;
+
+	*messages_per_sec_r = *bytes_per_sec_r = 0;
+	if (stats->rate_window_start == 0 || since < 0 ||
+	    since >= 2 * MIGRATE_RATE_WINDOW_SECS)
+		return;
+	if (since < MIGRATE_RATE_WINDOW_SECS && stats->rate_prev_start != 0) {
+		/* the window still fills: the one before it too */
+		messages += stats->rate_prev_messages;
+		bytes += stats->rate_prev_bytes;
+		span = now - stats->rate_prev_start;
+	}
+	if (span < 1)
+		span = 1;
+	*messages_per_sec_r = (double)messages / (double)span;
+	*bytes_per_sec_r = (double)bytes / (double)span;
+}

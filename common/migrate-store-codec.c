@@ -196,6 +196,15 @@ size_t migrate_stats_encode(const struct migrate_stats *s,
 	for (i = 0; i < MIGRATE_STATE_COUNT; i++)
 		put_u64(&p, s->state_counts[i]);
 	put_bytes(&p, s->last_mailbox, strnlen(s->last_mailbox, MIGRATE_ACCOUNT_ADDRESS_MAX));
+	/* added later: an older record ends before them */
+	put_u64(&p, s->imported_messages);
+	put_u64(&p, s->imported_bytes);
+	put_u64(&p, (uint64_t)s->rate_window_start);
+	put_u64(&p, s->rate_window_messages);
+	put_u64(&p, s->rate_window_bytes);
+	put_u64(&p, (uint64_t)s->rate_prev_start);
+	put_u64(&p, s->rate_prev_messages);
+	put_u64(&p, s->rate_prev_bytes);
 	return (size_t)(p - out);
 }
 
@@ -215,6 +224,16 @@ int migrate_stats_decode(const unsigned char *data, size_t size,
 	for (i = 0; i < MIGRATE_STATE_COUNT; i++)
 		s->state_counts[i] = get_u64(&r);
 	get_string(&r, s->last_mailbox, MIGRATE_ACCOUNT_ADDRESS_MAX);
+	if (!r.bad && r.pos < r.size) {
+		s->imported_messages = get_u64(&r);
+		s->imported_bytes = get_u64(&r);
+		s->rate_window_start = (int64_t)get_u64(&r);
+		s->rate_window_messages = get_u64(&r);
+		s->rate_window_bytes = get_u64(&r);
+		s->rate_prev_start = (int64_t)get_u64(&r);
+		s->rate_prev_messages = get_u64(&r);
+		s->rate_prev_bytes = get_u64(&r);
+	}
 	return finish(&r);
 }
 

@@ -72,7 +72,18 @@ struct migrate_stats {
 	uint64_t errors;
 	char last_mailbox[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
 	uint64_t state_counts[MIGRATE_STATE_COUNT];
+	/* messages and bytes the imports have placed so far, over every
+	   account (the sum of their progress: it grows as passes run) */
+	uint64_t imported_messages, imported_bytes;
+	/* throughput: what was imported in the current window (started at
+	   rate_window_start) and in the one before it, each
+	   MIGRATE_RATE_WINDOW_SECS long, so a reader always has a full
+	   window behind it */
+	int64_t rate_window_start, rate_prev_start;
+	uint64_t rate_window_messages, rate_window_bytes;
+	uint64_t rate_prev_messages, rate_prev_bytes;
 };
+#define MIGRATE_RATE_WINDOW_SECS 300
 
 struct migrate_store;
 struct migrate_config;
@@ -299,6 +310,10 @@ int migrate_store_queue_length(struct migrate_store *store, uint64_t *length_r,
 int migrate_store_stats_get(struct migrate_store *store,
 			    struct migrate_stats *stats_r,
 			    char *error, size_t error_size);
+/* Messages and bytes per second over the last completed window and the
+   current one (0 when nothing was imported lately), as of now. */
+void migrate_stats_rate(const struct migrate_stats *stats, int64_t now,
+			double *messages_per_sec_r, double *bytes_per_sec_r);
 
 /* Checks every cross-record invariant (each queued account has one queue
    entry and the order index matches it, state counts match the records,

@@ -123,6 +123,25 @@ class ImportWorkerTest(ImportCase):
         self.assertEqual((totals["queued"], totals["importing"], totals["synced"],
                           totals["failed"], totals["errors"]), ("0", "0", "2", "0", "0"))
         self.assertRegex(totals["started"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        # what the passes placed, the rate of the last minutes, nothing left
+        messages = sum(corpus.stats(corpus.generate(seed, "small"))["messages"]
+                       for seed in (11, 12))
+        self.assertEqual(int(totals["messages_imported"]), messages)
+        self.assertGreater(int(totals["bytes_imported"]), 0)
+        self.assertGreater(float(totals["messages_per_sec"]), 0)
+        self.assertEqual((totals["messages_left"], totals["eta_secs"]), ("0", "0"))
+        # the same row in the other formats
+        tab = new.doveadm("-f", "tab", "migrate", "status", "-c", new.migrate_conf)
+        header, values = tab.stdout.decode().splitlines()
+        self.assertEqual(dict(zip(header.split("\t"), values.split("\t")))["synced"], "2")
+        flow = new.doveadm("-f", "flow", "migrate", "status", "-c", new.migrate_conf)
+        self.assertIn("synced=2 ", flow.stdout.decode())
+        self.assertIn("messages_imported=%d " % messages, flow.stdout.decode())
+        # the live line returns once nothing is queued or importing
+        watch = new.doveadm("migrate", "status", "-c", new.migrate_conf, "--watch")
+        self.assertRegex(watch.stdout.decode(), r"^migrated 0/2 \| queued 0 importing 0 "
+                         r"synced 2 failed 0 \| %d msgs [\d.]+ MB \| [\d.]+ msg/s "
+                         r"[\d.]+ MB/s \| ETA 0:00:00 \| errors 0\n$" % messages)
         st = corpus.stats(corpus.generate(11, "small"))
         row = self.status(new, "-u", users[0])
         self.assertEqual((row["state"], row["passes"], row["messages"], row["last_error"]),

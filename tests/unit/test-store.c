@@ -167,6 +167,52 @@ static void test_store_accounts(void)
 	test_end();
 }
 
+static void set_done(struct migrate_store *store, uint64_t messages, uint64_t bytes)
+{
+	struct migrate_account_progress p = { .pass = 1, .messages_done = messages,
+		.messages_total = 1000, .bytes_done = bytes };
+
+	test_assert(migrate_store_account_set_progress(store, "r@example.com", &p,
+						       error, sizeof(error)) == 0);
+}
+
+static void test_store_throughput(void)
+{
+	struct migrate_store *store;
+	struct migrate_stats stats;
+	int64_t start = fake_now;
+	double mps, bps;
+
+	test_begin("store: imported totals and the throughput windows");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(create(store, "r@example.com", MIGRATE_STATE_QUEUED) == 1);
+	set_done(store, 100, 1000);
+	fake_now += 100;
+	set_done(store, 300, 3000);
+	test_assert(migrate_store_stats_get(store, &stats, error, sizeof(error)) == 0);
+	test_assert(stats.imported_messages == 300 && stats.imported_bytes == 3000);
+	migrate_stats_rate(&stats, fake_now, &mps, &bps);
+	test_assert(mps == 3.0 && bps == 30.0);
+	/* a recount that went down adds nothing; growing again does */
+	fake_now += 250;
+	set_done(store, 50, 500);
+	set_done(store, 350, 3500);
+	/* a new window: the old one still counts while it fills */
+	fake_now += 100;
+	set_done(store, 450, 4500);
+	test_assert(migrate_store_stats_get(store, &stats, error, sizeof(error)) == 0);
+	test_assert(stats.imported_messages == 700 && stats.imported_bytes == 7000);
+	migrate_stats_rate(&stats, fake_now, &mps, &bps);
+	test_assert(mps == 700.0 / 450);
+	/* ten idle minutes: no rate */
+	migrate_stats_rate(&stats, fake_now + 600, &mps, &bps);
+	test_assert(mps == 0 && bps == 0);
+	fake_now = start;
+	migrate_store_close(&store);
+	test_end();
+}
+
 static void test_store_secrets_and_aliases(void)
 {
 	struct migrate_store *store, *reader;
@@ -764,6 +810,7 @@ int main(void)
 		test_store_state_index_and_upgrade,
 		test_store_reader_beside_writer,
 		test_store_kill9_writer,
+		test_store_throughput,
 		NULL
 	};
 	int ret = test_run(tests);
