@@ -19,11 +19,19 @@ struct child {
 /* Starts `doveadm [-c dovecot_config] ARGS...`. */
 int child_spawn(const char *dovecot_config, struct child *child,
 		const char *const *args);
-/* `mailbox status` (-f tab) of the account's local mailbox (messages and
-   vsize of every folder), or with legacy of its legacy one (messages). */
+enum child_count_kind {
+	/* the local mailbox: messages and vsize of every folder */
+	CHILD_COUNT_LOCAL,
+	/* the legacy one: messages only (sizes cost it a FETCH RFC822.SIZE
+	   of every message) */
+	CHILD_COUNT_LEGACY,
+	/* the legacy one with sizes, when a quota must be checked first */
+	CHILD_COUNT_LEGACY_SIZES,
+};
+/* `mailbox status` (-f tab) of the account's mailbox. */
 int child_spawn_count(const char *dovecot_config, struct child *child,
 		      const char *address, enum migrate_protocol protocol,
-		      bool legacy);
+		      enum child_count_kind kind);
 /* Children spawned from now on read the network at most this fast
    (migrate-pace.c; 0: no cap). */
 void child_set_pace(uint64_t bytes_per_sec);

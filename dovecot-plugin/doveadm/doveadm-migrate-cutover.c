@@ -114,7 +114,7 @@ static const char *cutover_final_pass(struct cutover *c)
 		return reason;
 	/* a failed count only leaves the progress record behind */
 	(void)cutover_run(c, &child, child_spawn_count(c->dovecot_config, &child,
-		c->address, c->account.protocol, FALSE), child_count);
+		c->address, c->account.protocol, CHILD_COUNT_LOCAL), child_count);
 	return NULL;
 }
 

@@ -102,6 +102,9 @@ struct import_job {
 	bool dsync;
 	/* the account lives here already (add --messages-only) */
 	bool local;
+	/* its quota in kB, checked against the legacy size before the
+	   first pass; 0: none, or nothing to check any more */
+	uint64_t quota_kbytes;
 	/* its local copy was discarded once (never twice in a job) */
 	bool discarded;
 };
@@ -476,6 +479,43 @@ static void worker_job_legacy_counted(struct worker *worker, struct import_job *
 	}
 }
 
+/* The sized legacy count of an account with a quota ended with status:
+   a mailbox that would not fit is not imported (failed, with the sizes
+   in its reason) rather than failing half-way at the quota. */
+static bool worker_job_quota_checked(struct worker *worker, struct import_job *job,
+				     int status)
+{
+	uint64_t bytes = 0, quota = job->quota_kbytes * 1024;
+	const char *reason;
+
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    !child_count(&job->main, &job->progress.folders_total,
+			 &job->progress.messages_total, &bytes)) {
+		reason = t_strdup_printf("checking the legacy mailbox size "
+					 "against the quota failed: %s",
+					 child_reason(&job->main, status));
+		child_close(&job->main);
+		worker_job_failed(worker, job, reason);
+		return FALSE;
+	}
+	child_close(&job->main);
+	worker_save_progress(worker, job);
+	if (bytes > quota) {
+		worker_job_failed(worker, job, t_strdup_printf(
+			"over quota: the legacy mailbox holds %"PRIu64" MB, the "
+			"quota is %"PRIu64" MB; not imported (raise the quota, "
+			"then doveadm migrate retry)",
+			(bytes + 1024 * 1024 - 1) / (1024 * 1024),
+			quota / (1024 * 1024)));
+		return FALSE;
+	}
+	i_info("migrate worker: %s: the legacy mailbox (%"PRIu64" MB) fits "
+	       "the quota (%"PRIu64" MB)", job->address,
+	       (bytes + 1024 * 1024 - 1) / (1024 * 1024), quota / (1024 * 1024));
+	job->quota_kbytes = 0;
+	return worker_job_next_pass(worker, job);
+}
+
 /* The final local count ended with status (-1: none ran): done = total,
    the bytes from the local count. Only progress: a failed count leaves
    the bytes as the pass left them. */
@@ -512,7 +552,7 @@ static bool worker_job_passes_done(struct worker *worker, struct import_job *job
 	worker_job_await_legacy_count(worker, job);
 	job->step = STEP_COUNT_LOCAL;
 	if (child_spawn_count(worker->dovecot_config, &job->main, job->address,
-			      job->protocol, FALSE) == 0)
+			      job->protocol, CHILD_COUNT_LOCAL) == 0)
 		return TRUE;
 	worker_job_locally_counted(worker, job, -1);
 	return FALSE;
@@ -528,6 +568,8 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		return FALSE;
 	switch (job->step) {
 	case STEP_COUNT_LEGACY:
+		if (job->quota_kbytes != 0)
+			return worker_job_quota_checked(worker, job, status);
 		worker_job_legacy_counted(worker, job, &job->main, status);
 		child_close(&job->main);
 		return worker_job_next_pass(worker, job);
@@ -632,7 +674,7 @@ static void worker_job_count(struct worker *worker, struct import_job *job)
 	}
 	if (job->step == STEP_PASS && time(NULL) - job->counted >= WORKER_COUNT_SECS &&
 	    child_spawn_count(worker->dovecot_config, &job->counter,
-			      job->address, job->protocol, FALSE) < 0)
+			      job->address, job->protocol, CHILD_COUNT_LOCAL) < 0)
 		job->counted = time(NULL);
 }
 
@@ -741,6 +783,12 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 	job->protocol = account.protocol;
 	job->progress = account.progress;
 	job->local = account.local;
+	/* only before anything was imported: later passes bring only what
+	   is new, and the quota plugin has its say on that */
+	if (account.progress.pass == 0) {
+		job->quota_kbytes = account.quota_kbytes != 0 ?
+			account.quota_kbytes : worker->config->default_quota;
+	}
 	if (account.state == MIGRATE_STATE_FAILED) {
 		/* its retry time has come: queued again (a new queue entry,
 		   taken at the next round) */
@@ -837,14 +885,18 @@ static bool worker_start_one(struct worker *worker)
 	if (!worker_job_begin(worker, &job))
 		return TRUE;
 	job.started = job.renewed = job.counted = time(NULL);
-	if (job.protocol == MIGRATE_PROTOCOL_POP3) {
+	if (job.quota_kbytes != 0 || job.protocol == MIGRATE_PROTOCOL_POP3) {
+		/* a quota is checked before anything is imported */
 		job.step = STEP_COUNT_LEGACY;
 		ret = child_spawn_count(worker->dovecot_config, &job.main,
-					job.address, job.protocol, TRUE);
+					job.address, job.protocol,
+					job.quota_kbytes != 0 ?
+					CHILD_COUNT_LEGACY_SIZES : CHILD_COUNT_LEGACY);
 	} else {
 		/* the totals come beside the first pass: it need not wait */
 		job.counting_legacy = child_spawn_count(worker->dovecot_config,
-			&job.counter, job.address, job.protocol, TRUE) == 0;
+			&job.counter, job.address, job.protocol,
+			CHILD_COUNT_LEGACY) == 0;
 		ret = worker_job_start_pass(worker, &job);
 	}
 	if (ret < 0) {

@@ -188,3 +188,39 @@ class AddCommandTest(ImportCase):
         c.logout()
         self.assertEqual(legacy.log_text().count("Login: user=<%s>" % user), legacy_logins)
         self.assertNoSecret(new, text, [legacy.users[user], "Pw-1234567"])
+
+    def test_quota_checked_before_import(self):
+        """An account whose legacy mailbox would not fit its quota is not
+        imported: failed, with both sizes in status and the migration log;
+        with the quota raised, retry imports it."""
+        user = "big@" + DOMAIN
+        legacy = self.legacy_with_corpus(user, 85)
+        new = self.new(legacy, settings=dict(MANUAL, default_quota="1k"))
+        rc, rows, text = self.add(new, "-u", user,
+                                  input=legacy.users[user].encode() + b"\n")
+        self.assertEqual(rc, 0, text)
+        result, reason = self.worker(new)[user]
+        self.assertEqual(result, "failed")
+        self.assertRegex(reason, r"^over quota: the legacy mailbox holds [1-9]\d* MB, "
+                         r"the quota is 0 MB; not imported \(raise the quota, then "
+                         r"doveadm migrate retry\)$")
+        row = self.status(new, "-u", user)
+        self.assertEqual((row["state"], row["last_error"]), ("failed", reason))
+        self.assertEqual(self.status(new)["errors"], "1")
+        with open(os.path.join(new.dir, "migrate.log")) as f:
+            self.assertIn(reason, f.read())
+        # nothing was imported (looked at on disk: a login would create
+        # the local INBOX, which the exact passes must find absent)
+        home = os.path.join(new.dir, "mail", user)
+        messages = [f for d, _, files in os.walk(home) for f in files
+                    if os.path.basename(d) in ("cur", "new")]
+        self.assertEqual(messages, [])
+
+        with open(new.migrate_conf) as f:
+            conf = f.read().replace("default_quota = 1k", "default_quota = 1G")
+        with open(new.migrate_conf, "w") as f:
+            f.write(conf)
+        new.doveadm("migrate", "retry", "-c", new.migrate_conf, "-u", user)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
+        self.assertIn("the legacy mailbox (", self.worker_log)
+        self.assertTrue(self.identical(legacy, new, user))
