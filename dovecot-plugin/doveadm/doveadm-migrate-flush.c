@@ -25,10 +25,10 @@
 #include "doveadm-mail.h"
 #include "doveadm-print.h"
 
-#include "dovecot-migrate-config.h"
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
+#include "doveadm-migrate-mail-cmd.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -36,18 +36,15 @@
 #include <unistd.h>
 
 struct flush_cmd_context {
-	struct doveadm_mail_cmd_context ctx;
-	const char *config_path;
+	struct migrate_mail_cmd base;
 	bool discard;
-	struct migrate_config *config;
-	struct migrate_store *store;
 };
 
 static int flush_fail(struct flush_cmd_context *cmd, const char *address,
 		      const char *reason)
 {
 	i_error("migrate flush: %s: %s", address, reason);
-	doveadm_mail_failed_error(&cmd->ctx, MAIL_ERROR_TEMP);
+	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
 	return -1;
 }
 
@@ -136,11 +133,11 @@ static const char *flush_discard_refused(struct flush_cmd_context *cmd,
 	char error[512];
 	int ret;
 
-	ret = migrate_store_account_get(cmd->store, address, &account,
+	ret = migrate_store_account_get(cmd->base.store, address, &account,
 					error, sizeof(error));
 	if (ret <= 0)
 		return ret < 0 ? t_strdup(error) : "no such account in the store";
-	if (migrate_store_ledger_account_get(cmd->store, address, &la,
+	if (migrate_store_ledger_account_get(cmd->base.store, address, &la,
 					     error, sizeof(error)) < 0)
 		return t_strdup(error);
 	if (la.engine != MIGRATE_ENGINE_DSYNC)
@@ -186,50 +183,29 @@ static int cmd_flush_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 	return 0;
 }
 
-static void cmd_flush_init(struct doveadm_mail_cmd_context *_ctx,
-			   const char *const args[] ATTR_UNUSED)
+static void cmd_flush_print_header(struct migrate_mail_cmd *base ATTR_UNUSED)
 {
-	struct flush_cmd_context *cmd = (struct flush_cmd_context *)_ctx;
-
-	doveadm_migrate_mail_cmd_open(cmd->config_path, &cmd->config,
-				      &cmd->store);
 	doveadm_print_header_simple("root");
 	doveadm_print_header_simple("result");
 }
 
-static void cmd_flush_deinit(struct doveadm_mail_cmd_context *_ctx)
+static bool cmd_flush_parse_arg(struct migrate_mail_cmd *base, int c)
 {
-	struct flush_cmd_context *cmd = (struct flush_cmd_context *)_ctx;
+	struct flush_cmd_context *cmd = (struct flush_cmd_context *)base;
 
-	doveadm_migrate_cmd_close(&cmd->config, &cmd->store);
-}
-
-static bool cmd_flush_parse_arg(struct doveadm_mail_cmd_context *_ctx, int c)
-{
-	struct flush_cmd_context *cmd = (struct flush_cmd_context *)_ctx;
-
-	switch (c) {
-	case 'c':
-		cmd->config_path = p_strdup(_ctx->pool, optarg);
-		return TRUE;
-	case 'D':
-		cmd->discard = TRUE;
-		return TRUE;
-	}
-	return FALSE;
+	if (c != 'D')
+		return FALSE;
+	cmd->discard = TRUE;
+	return TRUE;
 }
 
 struct doveadm_mail_cmd_context *cmd_migrate_flush_alloc(void)
 {
 	struct flush_cmd_context *cmd;
 
-	cmd = doveadm_mail_cmd_alloc(struct flush_cmd_context);
-	cmd->config_path = MIGRATE_DEFAULT_CONFIG;
-	cmd->ctx.getopt_args = "c:D";
-	cmd->ctx.v.parse_arg = cmd_flush_parse_arg;
-	cmd->ctx.v.init = cmd_flush_init;
-	cmd->ctx.v.deinit = cmd_flush_deinit;
-	cmd->ctx.v.run = cmd_flush_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	return &cmd->ctx;
+	cmd = migrate_mail_cmd_alloc(struct flush_cmd_context, "c:D",
+				     cmd_flush_run);
+	cmd->base.parse_arg = cmd_flush_parse_arg;
+	cmd->base.print_header = cmd_flush_print_header;
+	return &cmd->base.ctx;
 }

@@ -48,10 +48,10 @@
 #include "doveadm-mail.h"
 #include "doveadm-print.h"
 
-#include "dovecot-migrate-config.h"
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
+#include "doveadm-migrate-mail-cmd.h"
 #include "doveadm-migrate-mailbox.h"
 
 #include <stdio.h>
@@ -68,12 +68,9 @@
 #define SWEEP_SEED_BATCH 500
 
 struct sweep_cmd_context {
-	struct doveadm_mail_cmd_context ctx;
-	const char *config_path;
+	struct migrate_mail_cmd base;
 	int64_t maxage_days;
 	bool mark;
-	struct migrate_config *config;
-	struct migrate_store *store;
 	const char *address;
 	bool pop3;
 	uint64_t copied;
@@ -115,7 +112,7 @@ static int sweep_fail(struct sweep_cmd_context *cmd, const char *fmt, ...)
 	va_start(args, fmt);
 	i_error("migrate sweep: %s: %s", cmd->address, t_strdup_vprintf(fmt, args));
 	va_end(args);
-	doveadm_mail_failed_error(&cmd->ctx, MAIL_ERROR_TEMP);
+	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
 	return -1;
 }
 
@@ -172,7 +169,7 @@ static int sweep_load_known(struct sweep_folder *f)
 {
 	char error[512];
 
-	if (migrate_store_ledger_messages(f->cmd->store, f->cmd->address,
+	if (migrate_store_ledger_messages(f->cmd->base.store, f->cmd->address,
 					  f->rec.legacy, sweep_known_one, f,
 					  error, sizeof(error)) < 0)
 		return sweep_fail(f->cmd, "%s", error);
@@ -240,7 +237,7 @@ static int sweep_put(struct sweep_folder *f, const struct migrate_ledger_message
 {
 	char error[512];
 
-	if (count > 0 && migrate_store_ledger_put(f->cmd->store, f->cmd->address,
+	if (count > 0 && migrate_store_ledger_put(f->cmd->base.store, f->cmd->address,
 						  f->rec.legacy, msgs, count,
 						  error, sizeof(error)) < 0)
 		return sweep_fail(f->cmd, "%s", error);
@@ -298,7 +295,7 @@ static int sweep_seed(struct sweep_folder *f)
 	    sweep_flush_seed(f) < 0)
 		return -1;
 	f->rec.seeded = TRUE;
-	if (migrate_store_ledger_folder_set(f->cmd->store, f->cmd->address, &f->rec,
+	if (migrate_store_ledger_folder_set(f->cmd->base.store, f->cmd->address, &f->rec,
 					    error, sizeof(error)) < 0)
 		return sweep_fail(f->cmd, "%s", error);
 	return 0;
@@ -337,7 +334,7 @@ static int sweep_resolve_pending(struct sweep_folder *f)
 	array_foreach(&f->pending, m) {
 		if (m->pending) {
 			/* its save never committed: copied again below */
-			if (migrate_store_ledger_drop(f->cmd->store, f->cmd->address,
+			if (migrate_store_ledger_drop(f->cmd->base.store, f->cmd->address,
 						      f->rec.legacy, m, error,
 						      sizeof(error)) < 0)
 				return sweep_fail(f->cmd, "%s", error);
@@ -422,7 +419,7 @@ static int sweep_copy_one(struct sweep_folder *f, struct mail *mail, const char 
 		i_snprintf(e.msg.uidl, sizeof(e.msg.uidl), "%s", uidl);
 	i_snprintf(e.msg.local, sizeof(e.msg.local), "%s", f->rec.local);
 	if (f->by_content) {
-		ret = migrate_store_ledger_hash_known(f->cmd->store, f->cmd->address,
+		ret = migrate_store_ledger_hash_known(f->cmd->base.store, f->cmd->address,
 						      f->rec.legacy, e.msg.sha256,
 						      error, sizeof(error));
 		if (ret < 0)
@@ -575,7 +572,7 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 	char error[512];
 	int ret, opened;
 
-	ret = migrate_store_ledger_folder_get(f->cmd->store, f->cmd->address, vname,
+	ret = migrate_store_ledger_folder_get(f->cmd->base.store, f->cmd->address, vname,
 					      &f->rec, error, sizeof(error));
 	if (ret < 0)
 		return sweep_fail(f->cmd, "%s", error);
@@ -604,7 +601,7 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 	    sweep_copy_new(f) < 0)
 		return -1;
 	f->rec.uidvalidity = f->uidvalidity;
-	if (migrate_store_ledger_folder_set(f->cmd->store, f->cmd->address, &f->rec,
+	if (migrate_store_ledger_folder_set(f->cmd->base.store, f->cmd->address, &f->rec,
 					    error, sizeof(error)) < 0)
 		return sweep_fail(f->cmd, "%s", error);
 	return 0;
@@ -647,7 +644,7 @@ static int sweep_legacy_user(struct sweep_cmd_context *cmd,
 {
 	const char *error;
 
-	if (migrate_legacy_user(&cmd->ctx, cmd->pop3, cmd->config->import_prefetch,
+	if (migrate_legacy_user(&cmd->base.ctx, cmd->pop3, cmd->base.config->import_prefetch,
 				legacy_user_r, &error) < 0)
 		return sweep_fail(cmd, "legacy mailbox: %s", error);
 	return 0;
@@ -679,12 +676,12 @@ static int sweep_account(struct sweep_cmd_context *cmd, struct mail_user *user)
 	mail_user_deinit(&legacy_user);
 	if (ret < 0)
 		return -1;
-	if (migrate_store_ledger_account_get(cmd->store, cmd->address, &la,
+	if (migrate_store_ledger_account_get(cmd->base.store, cmd->address, &la,
 					     error, sizeof(error)) < 0)
 		return sweep_fail(cmd, "%s", error);
 	la.last_sweep = ioloop_time;
 	la.swept_messages += cmd->copied;
-	if (migrate_store_ledger_account_set(cmd->store, cmd->address, &la,
+	if (migrate_store_ledger_account_set(cmd->base.store, cmd->address, &la,
 					     error, sizeof(error)) < 0)
 		return sweep_fail(cmd, "%s", error);
 	i_info("migrate sweep: %s: %"PRIu64" messages copied", cmd->address,
@@ -721,7 +718,7 @@ static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *us
 	i_snprintf(rec.local, sizeof(rec.local), "%s", vname);
 	rec.uidvalidity = cmd->pop3 ? 0 : status.uidvalidity;
 	rec.dsync_below = status.uidnext;
-	if (migrate_store_ledger_folder_set(cmd->store, cmd->address, &rec,
+	if (migrate_store_ledger_folder_set(cmd->base.store, cmd->address, &rec,
 					    error, sizeof(error)) < 0)
 		return sweep_fail(cmd, "%s", error);
 	doveadm_print(vname);
@@ -745,11 +742,11 @@ static int sweep_mark(struct sweep_cmd_context *cmd, struct mail_user *user)
 		if (sweep_mark_folder(cmd, user, folder->name) < 0)
 			return -1;
 	}
-	if (migrate_store_ledger_account_get(cmd->store, cmd->address, &la,
+	if (migrate_store_ledger_account_get(cmd->base.store, cmd->address, &la,
 					     error, sizeof(error)) < 0)
 		return sweep_fail(cmd, "%s", error);
 	la.engine = MIGRATE_ENGINE_DSYNC;
-	if (migrate_store_ledger_account_set(cmd->store, cmd->address, &la,
+	if (migrate_store_ledger_account_set(cmd->base.store, cmd->address, &la,
 					     error, sizeof(error)) < 0)
 		return sweep_fail(cmd, "%s", error);
 	return 0;
@@ -767,7 +764,7 @@ static int cmd_sweep_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 	int ret;
 
 	cmd->address = user->username;
-	ret = migrate_store_account_get(cmd->store, cmd->address, &account,
+	ret = migrate_store_account_get(cmd->base.store, cmd->address, &account,
 					error, sizeof(error));
 	if (ret <= 0)
 		return sweep_fail(cmd, "%s", ret < 0 ? error : "no such account in the store");
@@ -788,15 +785,10 @@ static int cmd_sweep_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 	return ret;
 }
 
-/* Runs as root, before the user's privileges are taken: the store is
-   opened here and its files stay open afterwards. */
-static void cmd_sweep_init(struct doveadm_mail_cmd_context *_ctx,
-			   const char *const args[] ATTR_UNUSED)
+static void cmd_sweep_print_header(struct migrate_mail_cmd *base)
 {
-	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
+	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)base;
 
-	doveadm_migrate_mail_cmd_open(cmd->config_path, &cmd->config,
-				      &cmd->store);
 	doveadm_print_header_simple("folder");
 	if (cmd->mark) {
 		/* the marks, and the counts the cut-over records as done */
@@ -810,21 +802,11 @@ static void cmd_sweep_init(struct doveadm_mail_cmd_context *_ctx,
 	}
 }
 
-static void cmd_sweep_deinit(struct doveadm_mail_cmd_context *_ctx)
+static bool cmd_sweep_parse_arg(struct migrate_mail_cmd *base, int c)
 {
-	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
-
-	doveadm_migrate_cmd_close(&cmd->config, &cmd->store);
-}
-
-static bool cmd_sweep_parse_arg(struct doveadm_mail_cmd_context *_ctx, int c)
-{
-	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)_ctx;
+	struct sweep_cmd_context *cmd = (struct sweep_cmd_context *)base;
 
 	switch (c) {
-	case 'c':
-		cmd->config_path = p_strdup(_ctx->pool, optarg);
-		return TRUE;
 	case 'm':
 		return str_to_int64(optarg, &cmd->maxage_days) == 0 &&
 			cmd->maxage_days > 0;
@@ -839,13 +821,9 @@ struct doveadm_mail_cmd_context *cmd_migrate_sweep_alloc(void)
 {
 	struct sweep_cmd_context *cmd;
 
-	cmd = doveadm_mail_cmd_alloc(struct sweep_cmd_context);
-	cmd->config_path = MIGRATE_DEFAULT_CONFIG;
-	cmd->ctx.getopt_args = "c:m:M";
-	cmd->ctx.v.parse_arg = cmd_sweep_parse_arg;
-	cmd->ctx.v.init = cmd_sweep_init;
-	cmd->ctx.v.deinit = cmd_sweep_deinit;
-	cmd->ctx.v.run = cmd_sweep_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	return &cmd->ctx;
+	cmd = migrate_mail_cmd_alloc(struct sweep_cmd_context, "c:m:M",
+				     cmd_sweep_run);
+	cmd->base.parse_arg = cmd_sweep_parse_arg;
+	cmd->base.print_header = cmd_sweep_print_header;
+	return &cmd->base.ctx;
 }

@@ -25,19 +25,16 @@
 #include "doveadm-mail.h"
 #include "doveadm-print.h"
 
-#include "dovecot-migrate-config.h"
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
+#include "doveadm-migrate-mail-cmd.h"
 #include "doveadm-migrate-mailbox.h"
 
 #include <sysexits.h>
 
 struct verify_cmd_context {
-	struct doveadm_mail_cmd_context ctx;
-	const char *config_path;
-	struct migrate_config *config;
-	struct migrate_store *store;
+	struct migrate_mail_cmd base;
 	bool pop3;
 	unsigned int folders, messages, differences;
 };
@@ -55,7 +52,7 @@ static int verify_fail(struct verify_cmd_context *cmd, const char *address,
 		       const char *reason)
 {
 	i_error("migrate verify: %s: %s", address, reason);
-	doveadm_mail_failed_error(&cmd->ctx, MAIL_ERROR_TEMP);
+	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
 	return -1;
 }
 
@@ -228,13 +225,13 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 	char store_error[512];
 	int ret;
 
-	ret = migrate_store_account_get(cmd->store, user->username, &account,
+	ret = migrate_store_account_get(cmd->base.store, user->username, &account,
 					store_error, sizeof(store_error));
 	if (ret <= 0)
 		return verify_fail(cmd, user->username, ret < 0 ? store_error :
 				   "no such account in the store");
 	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
-	if (migrate_legacy_user(_ctx, cmd->pop3, cmd->config->import_prefetch,
+	if (migrate_legacy_user(_ctx, cmd->pop3, cmd->base.config->import_prefetch,
 				&legacy_user, &error) < 0)
 		return verify_fail(cmd, user->username,
 				   t_strconcat("legacy mailbox: ", error, NULL));
@@ -259,12 +256,8 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 	return 0;
 }
 
-static void cmd_verify_init(struct doveadm_mail_cmd_context *_ctx,
-			    const char *const args[] ATTR_UNUSED)
+static void cmd_verify_print_header(struct migrate_mail_cmd *base ATTR_UNUSED)
 {
-	struct verify_cmd_context *cmd = (struct verify_cmd_context *)_ctx;
-
-	doveadm_migrate_mail_cmd_open(cmd->config_path, &cmd->config, &cmd->store);
 	doveadm_print_header_simple("folder");
 	doveadm_print_header_simple("difference");
 	doveadm_print_header_simple("legacy_uid");
@@ -272,34 +265,12 @@ static void cmd_verify_init(struct doveadm_mail_cmd_context *_ctx,
 	doveadm_print_header_simple("detail");
 }
 
-static void cmd_verify_deinit(struct doveadm_mail_cmd_context *_ctx)
-{
-	struct verify_cmd_context *cmd = (struct verify_cmd_context *)_ctx;
-
-	doveadm_migrate_cmd_close(&cmd->config, &cmd->store);
-}
-
-static bool cmd_verify_parse_arg(struct doveadm_mail_cmd_context *_ctx, int c)
-{
-	struct verify_cmd_context *cmd = (struct verify_cmd_context *)_ctx;
-
-	if (c != 'c')
-		return FALSE;
-	cmd->config_path = p_strdup(_ctx->pool, optarg);
-	return TRUE;
-}
-
 struct doveadm_mail_cmd_context *cmd_migrate_verify_alloc(void)
 {
 	struct verify_cmd_context *cmd;
 
-	cmd = doveadm_mail_cmd_alloc(struct verify_cmd_context);
-	cmd->config_path = MIGRATE_DEFAULT_CONFIG;
-	cmd->ctx.getopt_args = "c:";
-	cmd->ctx.v.parse_arg = cmd_verify_parse_arg;
-	cmd->ctx.v.init = cmd_verify_init;
-	cmd->ctx.v.deinit = cmd_verify_deinit;
-	cmd->ctx.v.run = cmd_verify_run;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	return &cmd->ctx;
+	cmd = migrate_mail_cmd_alloc(struct verify_cmd_context, "c:",
+				     cmd_verify_run);
+	cmd->base.print_header = cmd_verify_print_header;
+	return &cmd->base.ctx;
 }
