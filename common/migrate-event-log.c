@@ -28,7 +28,7 @@ static size_t event_line(const char *text, char *line, size_t size)
 	return len;
 }
 
-static int event_log_open(const char *path, const char *owner)
+int migrate_event_log_open(const char *path, const char *owner)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
 		      O_NOFOLLOW | O_CLOEXEC, 0640);
@@ -49,23 +49,28 @@ static int event_log_open(const char *path, const char *owner)
 	return fd;
 }
 
-int migrate_event_log_append(const char *path, const char *owner,
-			     const char *text)
+int migrate_event_log_append_fd(int fd, const char *text)
 {
 	char line[MIGRATE_EVENT_LOG_LINE_MAX + 64];
 	size_t len = event_line(text, line, sizeof(line));
-	ssize_t ret;
-	int fd, saved;
+	ssize_t ret = write(fd, line, len);
 
-	if ((fd = event_log_open(path, owner)) < 0)
+	if (ret >= 0 && (size_t)ret != len)
+		errno = ENOSPC;
+	return ret >= 0 && (size_t)ret == len ? 0 : -1;
+}
+
+int migrate_event_log_append(const char *path, const char *owner,
+			     const char *text)
+{
+	int fd, ret, saved;
+
+	if ((fd = migrate_event_log_open(path, owner)) < 0)
 		return -1;
-	ret = write(fd, line, len);
+	ret = migrate_event_log_append_fd(fd, text);
 	saved = errno;
-	if (close(fd) < 0 && ret >= 0)
+	if (close(fd) < 0 && ret == 0)
 		return -1;
-	if (ret < 0 || (size_t)ret != len) {
-		errno = ret < 0 ? saved : ENOSPC;
-		return -1;
-	}
-	return 0;
+	errno = saved;
+	return ret;
 }

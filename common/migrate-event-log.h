@@ -20,5 +20,10 @@
    append too. -1 with errno set on failure. */
 int migrate_event_log_append(const char *path, const char *owner,
 			     const char *text);
+/* The same on a descriptor opened earlier (O_APPEND): for a process that
+   gives up its privileges after opening the log. */
+int migrate_event_log_append_fd(int fd, const char *text);
+/* Opens (creating as above) the log for migrate_event_log_append_fd. */
+int migrate_event_log_open(const char *path, const char *owner);
 
 #endif

@@ -254,6 +254,17 @@ int child_spawn_sweep(const char *dovecot_config, struct child *child,
 	return child_spawn(dovecot_config, child, args);
 }
 
+int child_spawn_special(const char *dovecot_config, struct child *child,
+			const char *address, const char *migrate_config)
+{
+	const char *args[] = {
+		"-f", "tab", "migrate", "special-folders", "-c", migrate_config,
+		"-u", address, NULL
+	};
+
+	return child_spawn(dovecot_config, child, args);
+}
+
 uint64_t child_sweep_copied(struct child *child)
 {
 	const char *const *rows = child_output_rows(child);

@@ -136,6 +136,23 @@ static void cutover_fail(struct cutover *c, const char *reason)
 		"stays in charge: %s", c->address, reason);
 }
 
+/* The legacy special folders into the local ones, while logins are still
+   refused. Its failure leaves folders where the last pass put them, said
+   in the log; it does not hold the cut-over back (run it again by hand). */
+static void cutover_special_folders(struct cutover *c)
+{
+	struct child child;
+	const char *reason;
+
+	reason = cutover_run(c, &child, child_spawn_special(c->dovecot_config,
+		&child, c->address, c->config->path), NULL);
+	if (reason != NULL) {
+		i_warning("migrate cutover: %s: merging the special folders "
+			  "failed (doveadm migrate special-folders -u %s runs it "
+			  "again): %s", c->address, c->address, reason);
+	}
+}
+
 /* The sweep for the mail the legacy server got during the window. */
 static void cutover_schedule_sweep(struct cutover *c)
 {
@@ -195,6 +212,7 @@ int doveadm_migrate_cutover(const struct migrate_config *config,
 		*reason_r = reason;
 		return 0;
 	}
+	cutover_special_folders(&c);
 	if (migrate_store_account_set_progress(store, address,
 			&c.account.progress, error, sizeof(error)) < 0 ||
 	    migrate_store_account_transition(store, address,

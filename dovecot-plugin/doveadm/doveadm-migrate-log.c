@@ -12,6 +12,9 @@
 
 static failure_callback_t *orig_info_handler, *orig_error_handler;
 static char *log_path, *log_owner;
+/* opened with the config (as root): where a mail command that runs as
+   the user writes when it cannot open the file itself */
+static int log_fd = -1;
 static bool log_failed;
 
 static void migrate_log_event(const struct failure_context *ctx,
@@ -26,8 +29,10 @@ static void migrate_log_event(const struct failure_context *ctx,
 		if (str_begins(text, "migrate ")) {
 			level = ctx->type == LOG_TYPE_ERROR ? "error: " :
 				ctx->type == LOG_TYPE_WARNING ? "warning: " : "";
-			if (migrate_event_log_append(log_path, log_owner,
-					t_strconcat(level, text, NULL)) < 0 &&
+			text = t_strconcat(level, text, NULL);
+			if (migrate_event_log_append(log_path, log_owner, text) < 0 &&
+			    (log_fd == -1 ||
+			     migrate_event_log_append_fd(log_fd, text) < 0) &&
 			    !log_failed) {
 				/* once: the log itself must not recurse */
 				log_failed = TRUE;
@@ -66,8 +71,10 @@ void doveadm_migrate_log_config(const struct migrate_config *config)
 
 	i_free(log_path);
 	i_free(log_owner);
+	i_close_fd(&log_fd);
 	log_path = i_strdup(config->log);
 	log_owner = i_strdup(config->store_user);
+	log_fd = migrate_event_log_open(log_path, log_owner);
 	if (orig_info_handler != NULL)
 		return;
 	i_get_failure_handlers(&fatal, &error, &info, &debug);
@@ -86,4 +93,5 @@ void doveadm_migrate_log_deinit(void)
 	}
 	i_free(log_path);
 	i_free(log_owner);
+	i_close_fd(&log_fd);
 }

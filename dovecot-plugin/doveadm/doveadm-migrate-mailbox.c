@@ -38,20 +38,21 @@ int migrate_list_folders(struct mail_user *user, bool pop3,
 	struct migrate_folder_entry entry;
 
 	t_array_init(folders, 16);
+	i_zero(&entry);
 	if (pop3) {
 		entry.name = "INBOX";
-		entry.subscribed = FALSE;
 		array_push_back(folders, &entry);
 		return 0;
 	}
 	iter = mailbox_list_iter_init_namespaces(user->namespaces, patterns,
 						 MAIL_NAMESPACE_TYPE_PRIVATE,
-						 MAILBOX_LIST_ITER_NO_AUTO_BOXES);
+						 MAILBOX_LIST_ITER_NO_AUTO_BOXES |
+						 MAILBOX_LIST_ITER_RETURN_SPECIALUSE);
 	while ((info = mailbox_list_iter_next(iter)) != NULL) {
 		if ((info->flags & (MAILBOX_NOSELECT | MAILBOX_NONEXISTENT)) != 0)
 			continue;
 		entry.name = t_strdup(info->vname);
-		entry.subscribed = FALSE;
+		entry.special_use = t_strdup(info->special_use);
 		array_push_back(folders, &entry);
 	}
 	if (mailbox_list_iter_deinit(&iter) < 0)

@@ -14,6 +14,8 @@ struct mail_user;
 /* a selectable folder of a user */
 struct migrate_folder_entry {
 	const char *name;
+	/* its SPECIAL-USE flags ("\\Sent"); NULL: none */
+	const char *special_use;
 	bool subscribed;
 };
 ARRAY_DEFINE_TYPE(migrate_folder_entry, struct migrate_folder_entry);

@@ -52,6 +52,7 @@
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
 #include "doveadm-migrate-mail-cmd.h"
+#include "doveadm-migrate-special.h"
 #include "doveadm-migrate-mailbox.h"
 
 #include <stdio.h>
@@ -520,12 +521,6 @@ static int sweep_copy_new(struct sweep_folder *f)
 
 /* ---- one folder ------------------------------------------------------------ */
 
-/* Where a legacy folder's messages go locally: the same name. */
-static const char *sweep_local_name(const char *legacy)
-{
-	return legacy;
-}
-
 static int sweep_open_local(struct sweep_folder *f, struct mail_user *user)
 {
 	struct mail_namespace *ns = mail_namespace_find(user->namespaces, f->rec.local);
@@ -578,8 +573,10 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 		return sweep_fail(f->cmd, "%s", error);
 	if (ret == 0) {
 		i_snprintf(f->rec.legacy, sizeof(f->rec.legacy), "%s", vname);
+		/* a folder met for the first time: its special folder's,
+		   else the same name */
 		i_snprintf(f->rec.local, sizeof(f->rec.local), "%s",
-			   sweep_local_name(vname));
+			   migrate_special_target(user, legacy_user, legacy));
 	}
 	if ((opened = sweep_open_legacy(f, legacy_user, vname)) <= 0)
 		return opened;

@@ -147,7 +147,8 @@ static int verify_read(struct verify_cmd_context *cmd, struct mailbox *box,
    (legacy) or local-only; a pair with different flags differs. */
 static void verify_compare(struct verify_cmd_context *cmd, const char *folder,
 			   const ARRAY_TYPE(verify_message) *legacy,
-			   const ARRAY_TYPE(verify_message) *local)
+			   const ARRAY_TYPE(verify_message) *local,
+			   bool local_only)
 {
 	unsigned int a_count, b_count;
 	const struct verify_message *a = array_get(legacy, &a_count);
@@ -162,8 +163,10 @@ static void verify_compare(struct verify_cmd_context *cmd, const char *folder,
 				   "not in the local folder");
 			a++;
 		} else if (cmp > 0) {
-			verify_row(cmd, folder, "local-only", 0, b->uid,
-				   "not in the legacy folder");
+			if (local_only) {
+				verify_row(cmd, folder, "local-only", 0, b->uid,
+					   "not in the legacy folder");
+			}
 			b++;
 		} else {
 			if (strcmp(a->flags, b->flags) != 0) {
@@ -177,33 +180,44 @@ static void verify_compare(struct verify_cmd_context *cmd, const char *folder,
 	}
 }
 
+/* One legacy folder and the local one its messages went to (its own
+   name, or a special folder several legacy folders were merged into: a
+   merged folder holds the others' messages too, so local-only ones are
+   not differences there). */
+struct verify_pair {
+	const char *legacy, *local;
+	bool merged_into;
+};
+ARRAY_DEFINE_TYPE(verify_pair, struct verify_pair);
+
 static int verify_folder(struct verify_cmd_context *cmd, struct mail_user *user,
-			 struct mail_user *legacy_user, const char *name)
+			 struct mail_user *legacy_user, const struct verify_pair *pair)
 {
 	ARRAY_TYPE(verify_message) legacy, local;
 	struct mailbox *legacy_box, *local_box;
-	const char *error;
+	const char *name = pair->legacy, *error;
 	int ret;
 
 	t_array_init(&legacy, 128);
 	t_array_init(&local, 128);
 	legacy_box = mailbox_alloc(mail_namespace_find(legacy_user->namespaces, name)->list,
 				   name, MAILBOX_FLAG_READONLY);
-	local_box = mailbox_alloc(mail_namespace_find(user->namespaces, name)->list,
-				  name, MAILBOX_FLAG_READONLY);
+	local_box = mailbox_alloc(mail_namespace_find(user->namespaces, pair->local)->list,
+				  pair->local, MAILBOX_FLAG_READONLY);
 	ret = verify_read(cmd, legacy_box, &legacy, &error);
 	if (ret < 0) {
 		error = t_strdup_printf("legacy folder %s: %s", name, error);
 	} else if (verify_read(cmd, local_box, &local, &error) < 0) {
 		if (mailbox_get_last_mail_error(local_box) == MAIL_ERROR_NOTFOUND) {
 			verify_row(cmd, name, "folder-missing", 0, 0, t_strdup_printf(
-				"no local folder: %u legacy messages", array_count(&legacy)));
+				"no local folder %s: %u legacy messages", pair->local,
+				array_count(&legacy)));
 		} else {
-			error = t_strdup_printf("local folder %s: %s", name, error);
+			error = t_strdup_printf("local folder %s: %s", pair->local, error);
 			ret = -1;
 		}
 	} else {
-		verify_compare(cmd, name, &legacy, &local);
+		verify_compare(cmd, name, &legacy, &local, !pair->merged_into);
 	}
 	mailbox_free(&legacy_box);
 	mailbox_free(&local_box);
@@ -214,11 +228,45 @@ static int verify_folder(struct verify_cmd_context *cmd, struct mail_user *user,
 	return 0;
 }
 
+/* Each legacy folder with its local one, as the ledger maps it. */
+static int verify_pairs(struct verify_cmd_context *cmd, const char *address,
+			const ARRAY_TYPE(migrate_folder_entry) *folders,
+			ARRAY_TYPE(verify_pair) *pairs)
+{
+	const struct migrate_folder_entry *folder;
+	struct migrate_ledger_folder rec;
+	struct verify_pair *pair, *other;
+	char error[512];
+	int ret;
+
+	t_array_init(pairs, array_count(folders));
+	array_foreach(folders, folder) {
+		pair = array_append_space(pairs);
+		pair->legacy = folder->name;
+		pair->local = folder->name;
+		ret = migrate_store_ledger_folder_get(cmd->base.store, address,
+						      folder->name, &rec,
+						      error, sizeof(error));
+		if (ret < 0)
+			return verify_fail(cmd, address, error);
+		if (ret > 0)
+			pair->local = t_strdup(rec.local);
+	}
+	array_foreach_modifiable(pairs, pair) {
+		array_foreach_modifiable(pairs, other) {
+			if (strcmp(other->local, other->legacy) != 0 &&
+			    strcmp(other->local, pair->local) == 0)
+				pair->merged_into = TRUE;
+		}
+	}
+	return 0;
+}
+
 static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user *user)
 {
 	struct verify_cmd_context *cmd = (struct verify_cmd_context *)_ctx;
 	ARRAY_TYPE(migrate_folder_entry) folders;
-	const struct migrate_folder_entry *folder;
+	ARRAY_TYPE(verify_pair) pairs;
 	struct migrate_account account;
 	struct mail_user *legacy_user;
 	const char *error;
@@ -238,11 +286,12 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 	ret = migrate_list_folders(legacy_user, cmd->pop3, &folders);
 	if (ret < 0)
 		ret = verify_fail(cmd, user->username, "listing the legacy folders failed");
-	array_foreach(&folders, folder) {
-		if (ret < 0)
-			break;
+	else
+		ret = verify_pairs(cmd, user->username, &folders, &pairs);
+	for (unsigned int i = 0; ret == 0 && i < array_count(&pairs); i++) {
 		T_BEGIN {
-			ret = verify_folder(cmd, user, legacy_user, folder->name);
+			ret = verify_folder(cmd, user, legacy_user,
+					    array_idx(&pairs, i));
 		} T_END;
 	}
 	mail_user_deinit(&legacy_user);

@@ -100,6 +100,26 @@ plugin {
     # downloads every message to count bytes); host and credentials per
     # user come from the migrate userdb
     plugin += "imapc_features = rfc822.size fetch-headers\n"
+    # the special-use folders, as Debian's 15-mailboxes.conf has them: where
+    # legacy Sent, Drafts, Trash, Junk and Archive folders are merged
+    plugin += """namespace inbox {
+  mailbox Drafts {
+    special_use = \\Drafts
+  }
+  mailbox Junk {
+    special_use = \\Junk
+  }
+  mailbox Trash {
+    special_use = \\Trash
+  }
+  mailbox Sent {
+    special_use = \\Sent
+  }
+  mailbox Archive {
+    special_use = \\Archive
+  }
+}
+"""
     if legacy is not None:
         # the login proxy checks the legacy server's certificate
         plugin += "ssl_client_ca_file = %s\n" % legacy.tls["ca"]

@@ -1,0 +1,139 @@
+"""Legacy special folders (issue 6): Sent, Drafts, Trash, Junk and Archive
+under other names or flagged SPECIAL-USE on the legacy server end up in
+the local special-use folders at the cut-over, each message once; later
+sweeps and finish follow the mapping."""
+import re
+
+from integration.test_import_worker import ImportCase, MANUAL
+from integration import test_ledger_sweep
+from integration.test_login_capture import DOMAIN
+
+# the legacy server flags one oddly named folder \Sent and one \Trash
+LEGACY_SPECIAL_USE = """
+namespace inbox {
+  mailbox "Outbox Copies" {
+    special_use = \\Sent
+  }
+  mailbox "Old Bin" {
+    special_use = \\Trash
+  }
+}
+"""
+
+
+def message(subject, body=b"body"):
+    return (b"From: someone@example.org\r\nSubject: %s\r\nMessage-ID: <%s@example.org>"
+            b"\r\n\r\n%s\r\n" % (subject, subject.replace(b" ", b"-"), body))
+
+
+class SpecialFoldersTest(ImportCase):
+
+    local = test_ledger_sweep.LedgerSweepTest.local
+
+    def subjects(self, c, folder):
+        typ, _ = c.select('"%s"' % folder, readonly=True)
+        if typ != "OK":
+            return None
+        out = []
+        for n in c.search(None, "ALL")[1][0].split():
+            data = c.fetch(n, "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")[1][0]
+            subject = data[1].decode().strip()[len("Subject: "):]
+            out.append((subject, "\\Seen" in data[0].decode()))
+        return sorted(out)
+
+    def test_merged_at_cutover_and_followed_by_finish(self):
+        user = "folders@" + DOMAIN
+        legacy = self.legacy_server([user], extra_conf=LEGACY_SPECIAL_USE)
+        c = legacy.imap(user)
+        shared = message(b"sent twice")
+        layout = {
+            "Sent": [message(b"plain sent")],
+            "Itens Enviados": [message(b"enviada"), shared],
+            "Sent Items": [message(b"sent item"), shared],
+            "[Gmail].Sent Mail": [message(b"gmail sent")],
+            "Outbox Copies": [message(b"flagged sent")],
+            "Lixeira": [message(b"lixo")],
+            "Old Bin": [message(b"old bin")],
+            "Projects": [message(b"project")],
+        }
+        for folder, msgs in layout.items():
+            if folder != "Sent":
+                self.assertEqual(c.create('"%s"' % folder)[0], "OK", folder)
+            else:
+                c.create("Sent")
+            for m in msgs:
+                c.append('"%s"' % folder, None, None, m)
+            c.subscribe('"%s"' % folder)
+        c.select('"Itens Enviados"')
+        c.store("1", "+FLAGS", "(\\Seen)")
+        c.logout()
+
+        new = self.new(legacy, settings=MANUAL)
+        self.capture(new, legacy, user)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
+
+        c = self.local(new, user)
+        self.assertEqual(self.subjects(c, "Sent"), sorted([
+            ("plain sent", False), ("enviada", True), ("sent twice", False),
+            ("sent item", False), ("gmail sent", False), ("flagged sent", False)]))
+        self.assertEqual(self.subjects(c, "Trash"), [("lixo", False), ("old bin", False)])
+        self.assertEqual(self.subjects(c, "Projects"), [("project", False)])
+        for gone in ("Itens Enviados", "Sent Items", "[Gmail].Sent Mail",
+                     "Outbox Copies", "Lixeira", "Old Bin"):
+            self.assertIsNone(self.subjects(c, gone), gone)
+        subscribed = c.lsub()[1]
+        self.assertTrue(any(b'"Sent"' in s or s.endswith(b" Sent") for s in subscribed),
+                        subscribed)
+        c.logout()
+        self.assertLogged_special(new, user)
+
+        # verify holds: every legacy message is in its local folder
+        out = new.doveadm("-f", "tab", "migrate", "verify", "-c", new.migrate_conf,
+                          "-u", user, check=False)
+        self.assertEqual((out.returncode, out.stdout.decode().splitlines()[1:]), (0, []),
+                         out.stderr.decode())
+
+        # new mail in "Itens Enviados" on the legacy side: finish files it
+        # into Sent, once
+        c = legacy.imap(user)
+        c.append('"Itens Enviados"', None, None, message(b"late sent"))
+        c.logout()
+        out = new.doveadm("-f", "tab", "migrate", "finish", "-c", new.migrate_conf,
+                          "--keep-credentials")
+        self.assertIn("%s\t1\tfinished" % user, out.stdout.decode())
+        out = new.doveadm("-f", "tab", "migrate", "sweep", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertNotIn("\t1\t", out.stdout.decode())
+        c = self.local(new, user)
+        sent = self.subjects(c, "Sent")
+        self.assertEqual([s for s in sent if s[0] == "late sent"], [("late sent", False)])
+        self.assertEqual(len(sent), 7)
+        self.assertIsNone(self.subjects(c, "Itens Enviados"))
+        c.logout()
+
+        # running it again changes nothing
+        out = new.doveadm("-f", "tab", "migrate", "special-folders", "-c",
+                          new.migrate_conf, "-u", user)
+        for row in out.stdout.decode().splitlines()[1:]:
+            self.assertTrue(row.endswith("\t0\t0"), row)
+        c = self.local(new, user)
+        self.assertEqual(len(self.subjects(c, "Sent")), 7)
+        self.assertEqual(len(self.subjects(c, "Trash")), 2)
+        c.logout()
+
+    def assertLogged_special(self, new, user):
+        """Each merge logged; the message in two legacy Sent folders was
+        copied by one and found there already by the other."""
+        with open(new.dir + "/migrate.log") as f:
+            merges = re.findall(r"migrate special-folders: %s: '([^']*)' merged into "
+                                r"'(\w+)': (\d+) moved, (\d+) already there"
+                                % re.escape(user), f.read())
+        self.assertEqual(sorted((m[0], m[1]) for m in merges), sorted([
+            ("Itens Enviados", "Sent"), ("Sent Items", "Sent"),
+            ("[Gmail].Sent Mail", "Sent"), ("Outbox Copies", "Sent"),
+            ("Lixeira", "Trash"), ("Old Bin", "Trash")]))
+        self.assertEqual(sum(int(m[3]) for m in merges), 1)
+        self.assertEqual(sum(int(m[2]) for m in merges), 7)
