@@ -41,6 +41,7 @@ static const char *const tls_names[] = { "starttls", "tls", "none", NULL };
 static const char *const mode_names[] = { "proxy", "refuse", "local", NULL };
 static const char *const unknown_names[] = { "relay", "reject", "verify", NULL };
 static const char *const cutover_names[] = { "auto", "manual", NULL };
+static const char *const alias_names[] = { "no", "envelope", "headers", NULL };
 
 #define G(name, type) { #name, type, offsetof(struct migrate_config, name), NULL, 0 }
 #define GE(name, names) { #name, VALUE_ENUM, offsetof(struct migrate_config, name), names, 0 }
@@ -77,6 +78,7 @@ static const struct key_def global_keys[] = {
 	GZ(import_kbytes_per_sec, 10000000),
 	G(default_quota, VALUE_SIZE),
 	G(password_policy, VALUE_PASSWORD_POLICY),
+	GE(learn_aliases, alias_names),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),

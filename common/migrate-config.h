@@ -32,6 +32,15 @@ enum migrate_cutover_policy {
 	MIGRATE_CUTOVER_MANUAL,
 };
 
+enum migrate_alias_learning {
+	MIGRATE_ALIASES_NO,
+	/* Delivered-To and X-Original-To: the envelope recipients the legacy
+	   MTA wrote down */
+	MIGRATE_ALIASES_ENVELOPE,
+	/* those and To */
+	MIGRATE_ALIASES_HEADERS,
+};
+
 enum migrate_unknown_policy {
 	MIGRATE_UNKNOWN_RELAY,
 	MIGRATE_UNKNOWN_REJECT,
@@ -120,6 +129,8 @@ struct migrate_config {
 	/* the quota of accounts that bring none of their own (kB);
 	   0: no quota */
 	uint64_t default_quota;
+	/* the cut-over learns the account's aliases from its mail */
+	enum migrate_alias_learning learn_aliases;
 	/* what passwords in account lists (CSV) must look like */
 	struct migrate_password_policy password_policy;
 	/* threads hashing and verifying passwords in the auth process;

@@ -254,11 +254,12 @@ int child_spawn_sweep(const char *dovecot_config, struct child *child,
 	return child_spawn(dovecot_config, child, args);
 }
 
-int child_spawn_special(const char *dovecot_config, struct child *child,
-			const char *address, const char *migrate_config)
+int child_spawn_account_step(const char *dovecot_config, struct child *child,
+			     const char *command, const char *address,
+			     const char *migrate_config)
 {
 	const char *args[] = {
-		"-f", "tab", "migrate", "special-folders", "-c", migrate_config,
+		"-f", "tab", "migrate", command, "-c", migrate_config,
 		"-u", address, NULL
 	};
 

@@ -53,9 +53,11 @@ int child_spawn_flush(const char *dovecot_config, struct child *child,
 int child_spawn_sweep(const char *dovecot_config, struct child *child,
 		      const char *address, const char *migrate_config,
 		      unsigned int maxage_days, bool mark);
-/* `-f tab migrate special-folders -c MIGRATE_CONFIG -u ADDRESS`. */
-int child_spawn_special(const char *dovecot_config, struct child *child,
-			const char *address, const char *migrate_config);
+/* `-f tab migrate COMMAND -c MIGRATE_CONFIG -u ADDRESS` (special-folders,
+   aliases). */
+int child_spawn_account_step(const char *dovecot_config, struct child *child,
+			     const char *command, const char *address,
+			     const char *migrate_config);
 /* Messages a finished sweep copied (the sum of its "copied" column). */
 uint64_t child_sweep_copied(struct child *child);
 /* A finished `-f tab` child's rows, its header and empty lines left out

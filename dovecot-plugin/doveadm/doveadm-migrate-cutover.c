@@ -136,21 +136,30 @@ static void cutover_fail(struct cutover *c, const char *reason)
 		"stays in charge: %s", c->address, reason);
 }
 
-/* The legacy special folders into the local ones, while logins are still
-   refused. Its failure leaves folders where the last pass put them, said
-   in the log; it does not hold the cut-over back (run it again by hand). */
-static void cutover_special_folders(struct cutover *c)
+/* The steps after the last pass, while logins are still refused: the
+   legacy special folders into the local ones, and (learn_aliases) the
+   aliases its mail shows. A failure leaves the folders where the last
+   pass put them, or the aliases unlearnt, said in the log; it does not
+   hold the cut-over back (the command runs again by hand). */
+static void cutover_step(struct cutover *c, const char *command, const char *what)
 {
 	struct child child;
 	const char *reason;
 
-	reason = cutover_run(c, &child, child_spawn_special(c->dovecot_config,
-		&child, c->address, c->config->path), NULL);
+	reason = cutover_run(c, &child, child_spawn_account_step(c->dovecot_config,
+		&child, command, c->address, c->config->path), NULL);
 	if (reason != NULL) {
-		i_warning("migrate cutover: %s: merging the special folders "
-			  "failed (doveadm migrate special-folders -u %s runs it "
-			  "again): %s", c->address, c->address, reason);
+		i_warning("migrate cutover: %s: %s failed (doveadm migrate %s "
+			  "-u %s runs it again): %s", c->address, what, command,
+			  c->address, reason);
 	}
+}
+
+static void cutover_after_pass(struct cutover *c)
+{
+	cutover_step(c, "special-folders", "merging the special folders");
+	if (c->config->learn_aliases != MIGRATE_ALIASES_NO)
+		cutover_step(c, "aliases", "learning the aliases");
 }
 
 /* The sweep for the mail the legacy server got during the window. */
@@ -212,7 +221,7 @@ int doveadm_migrate_cutover(const struct migrate_config *config,
 		*reason_r = reason;
 		return 0;
 	}
-	cutover_special_folders(&c);
+	cutover_after_pass(&c);
 	if (migrate_store_account_set_progress(store, address,
 			&c.account.progress, error, sizeof(error)) < 0 ||
 	    migrate_store_account_transition(store, address,

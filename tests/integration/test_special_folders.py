@@ -3,6 +3,9 @@ under other names or flagged SPECIAL-USE on the legacy server end up in
 the local special-use folders at the cut-over, each message once; later
 sweeps and finish follow the mapping."""
 import re
+import subprocess
+
+from harness import build
 
 from integration.test_import_worker import ImportCase, MANUAL
 from integration import test_ledger_sweep
@@ -66,9 +69,24 @@ class SpecialFoldersTest(ImportCase):
             c.subscribe('"%s"' % folder)
         c.select('"Itens Enviados"')
         c.store("1", "+FLAGS", "(\\Seen)")
+        # what the INBOX tells about the account's other addresses
+        for n, header in enumerate([
+                b"Delivered-To: Sales@%s" % DOMAIN.encode(),
+                b"X-Original-To: john.doe+news@%s" % DOMAIN.encode(),
+                b"Delivered-To: folders+tag@%s" % DOMAIN.encode(),   # itself
+                b"Delivered-To: someone@elsewhere.test",              # not its domain
+                b"Delivered-To: colleague@%s" % DOMAIN.encode(),     # an account
+                b"To: team@%s" % DOMAIN.encode(),                     # twice: a list
+                b"To: team@%s" % DOMAIN.encode(),
+                b"To: Info <info@%s>" % DOMAIN.encode(),              # three times
+                b"To: info@%s, x@elsewhere.test" % DOMAIN.encode(),
+                b"To: INFO@%s" % DOMAIN.encode()]):
+            c.append("INBOX", None, None, header + b"\r\n" + message(b"inbox %d" % n))
         c.logout()
 
-        new = self.new(legacy, settings=MANUAL)
+        new = self.new(legacy, settings=dict(MANUAL, learn_aliases="headers"))
+        subprocess.run([build.store_fixture(), "-u", "dovecot", new.store, "account",
+                        "colleague@" + DOMAIN, "passwords-only"], capture_output=True, check=True)
         self.capture(new, legacy, user)
         self.assertEqual(self.worker(new), {user: ["synced", ""]})
         out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
@@ -89,6 +107,19 @@ class SpecialFoldersTest(ImportCase):
                         subscribed)
         c.logout()
         self.assertLogged_special(new, user)
+
+        # the aliases: learnt at the cut-over, counted in status
+        out = new.doveadm("-f", "tab", "migrate", "aliases", "-c", new.migrate_conf,
+                          "-u", user)
+        rows = [r.split("\t") for r in out.stdout.decode().splitlines()[1:]]
+        self.assertEqual(rows, [
+            ["colleague@" + DOMAIN, "Delivered-To", "1", "account"],
+            ["info@" + DOMAIN, "To", "3", "known"],
+            ["john.doe@" + DOMAIN, "X-Original-To", "1", "known"],
+            ["sales@" + DOMAIN, "Delivered-To", "1", "known"]])
+        self.assertEqual(self.status(new)["aliases_created"], "3")
+        with open(new.dir + "/migrate.log") as f:
+            self.assertIn("migrate aliases: %s: 3 aliases learnt" % user, f.read())
 
         # verify holds: every legacy message is in its local folder
         out = new.doveadm("-f", "tab", "migrate", "verify", "-c", new.migrate_conf,
