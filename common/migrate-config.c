@@ -42,6 +42,7 @@ static const char *const mode_names[] = { "proxy", "refuse", "local", NULL };
 static const char *const unknown_names[] = { "relay", "reject", "verify", NULL };
 static const char *const cutover_names[] = { "auto", "manual", NULL };
 static const char *const alias_names[] = { "no", "envelope", "headers", NULL };
+static const char *const special_names[] = { "merge", "keep", NULL };
 
 #define G(name, type) { #name, type, offsetof(struct migrate_config, name), NULL, 0 }
 #define GE(name, names) { #name, VALUE_ENUM, offsetof(struct migrate_config, name), names, 0 }
@@ -79,6 +80,9 @@ static const struct key_def global_keys[] = {
 	G(default_quota, VALUE_SIZE),
 	G(password_policy, VALUE_PASSWORD_POLICY),
 	GE(learn_aliases, alias_names),
+	GE(special_folders, special_names),
+	GZ(archive_over, 100000000),
+	GN(archive_keep_days, 36500),
 	G(refuse_message, VALUE_STRING),
 	G(notice_lmtp, VALUE_STRING),
 	G(notice_from, VALUE_STRING),
@@ -418,6 +422,7 @@ static void config_defaults(struct migrate_config *c)
 	c->legacy_slow_secs = 10;
 	c->import_prefetch = 20;
 	c->resync_secs = 3600;
+	c->archive_keep_days = 365;
 	if (migrate_password_policy_parse(MIGRATE_PASSWORD_POLICY_DEFAULT,
 					  &c->password_policy, NULL, 0) < 0)
 		abort();

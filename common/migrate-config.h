@@ -41,6 +41,11 @@ enum migrate_alias_learning {
 	MIGRATE_ALIASES_HEADERS,
 };
 
+enum migrate_special_folders {
+	MIGRATE_SPECIAL_FOLDERS_MERGE,
+	MIGRATE_SPECIAL_FOLDERS_KEEP,
+};
+
 enum migrate_unknown_policy {
 	MIGRATE_UNKNOWN_RELAY,
 	MIGRATE_UNKNOWN_REJECT,
@@ -129,6 +134,13 @@ struct migrate_config {
 	/* the quota of accounts that bring none of their own (kB);
 	   0: no quota */
 	uint64_t default_quota;
+	/* legacy special folders go into the local special-use ones (merge,
+	   the default) or keep their names (keep) */
+	enum migrate_special_folders special_folders;
+	/* after the cut-over, INBOX and Sent holding more than archive_over
+	   messages (0: never) have those older than archive_keep_days moved
+	   to Archive/<year> */
+	unsigned int archive_over, archive_keep_days;
 	/* the cut-over learns the account's aliases from its mail */
 	enum migrate_alias_learning learn_aliases;
 	/* what passwords in account lists (CSV) must look like */

@@ -155,9 +155,30 @@ static void cutover_step(struct cutover *c, const char *command, const char *wha
 	}
 }
 
+/* After the archive moved messages: Dovecot's caches and, where the fts
+   plugin is configured, its index. */
+static void cutover_index(struct cutover *c)
+{
+	const char *args[] = { "index", "-u", c->address, "*", NULL };
+	struct child child;
+	const char *reason;
+
+	reason = cutover_run(c, &child, child_spawn(c->dovecot_config, &child,
+						    args), NULL);
+	if (reason != NULL) {
+		i_warning("migrate cutover: %s: doveadm index failed: %s",
+			  c->address, reason);
+	}
+}
+
 static void cutover_after_pass(struct cutover *c)
 {
-	cutover_step(c, "special-folders", "merging the special folders");
+	if (c->config->special_folders == MIGRATE_SPECIAL_FOLDERS_MERGE)
+		cutover_step(c, "special-folders", "merging the special folders");
+	if (c->config->archive_over > 0) {
+		cutover_step(c, "archive", "archiving old messages");
+		cutover_index(c);
+	}
 	if (c->config->learn_aliases != MIGRATE_ALIASES_NO)
 		cutover_step(c, "aliases", "learning the aliases");
 }

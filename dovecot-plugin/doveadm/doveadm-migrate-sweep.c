@@ -573,10 +573,12 @@ static int sweep_folder_run(struct sweep_folder *f, struct mail_user *user,
 		return sweep_fail(f->cmd, "%s", error);
 	if (ret == 0) {
 		i_snprintf(f->rec.legacy, sizeof(f->rec.legacy), "%s", vname);
-		/* a folder met for the first time: its special folder's,
-		   else the same name */
+		/* a folder met for the first time: its special folder's
+		   (special_folders = merge), else the same name */
 		i_snprintf(f->rec.local, sizeof(f->rec.local), "%s",
-			   migrate_special_target(user, legacy_user, legacy));
+			   f->cmd->base.config->special_folders ==
+			   MIGRATE_SPECIAL_FOLDERS_MERGE ?
+			   migrate_special_target(user, legacy_user, legacy) : vname);
 	}
 	if ((opened = sweep_open_legacy(f, legacy_user, vname)) <= 0)
 		return opened;

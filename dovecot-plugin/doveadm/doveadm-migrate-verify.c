@@ -29,6 +29,7 @@
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
 #include "doveadm-migrate-mail-cmd.h"
+#include "doveadm-migrate-special.h"
 #include "doveadm-migrate-mailbox.h"
 
 #include <sysexits.h>
@@ -187,8 +188,60 @@ static void verify_compare(struct verify_cmd_context *cmd, const char *folder,
 struct verify_pair {
 	const char *legacy, *local;
 	bool merged_into;
+	/* INBOX or Sent with archive_over set: older messages may be in the
+	   Archive/<year> folders */
+	bool archived;
 };
 ARRAY_DEFINE_TYPE(verify_pair, struct verify_pair);
+
+/* Is name Archive<sep>YEAR? */
+static bool verify_is_archive(struct mail_user *user, const char *name)
+{
+	const char *parent = migrate_special_local_name(user, MIGRATE_SPECIAL_ARCHIVE);
+	size_t len = strlen(parent), i;
+
+	if (strncmp(name, parent, len) != 0 || name[len] == '\0' ||
+	    strlen(name + len + 1) != 4)
+		return FALSE;
+	for (i = len + 1; name[i] != '\0'; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* The messages of every Archive/<year> folder, added to local. */
+static int verify_read_archives(struct verify_cmd_context *cmd,
+				struct mail_user *user,
+				ARRAY_TYPE(verify_message) *local,
+				const char **error_r)
+{
+	ARRAY_TYPE(migrate_folder_entry) folders;
+	const struct migrate_folder_entry *folder;
+	ARRAY_TYPE(verify_message) archived;
+	struct mailbox *box;
+	int ret = 0;
+
+	if (migrate_list_folders(user, FALSE, &folders) < 0) {
+		*error_r = "listing the local folders failed";
+		return -1;
+	}
+	array_foreach(&folders, folder) {
+		if (!verify_is_archive(user, folder->name))
+			continue;
+		t_array_init(&archived, 128);
+		box = mailbox_alloc(mail_namespace_find(user->namespaces,
+							folder->name)->list,
+				    folder->name, MAILBOX_FLAG_READONLY);
+		ret = verify_read(cmd, box, &archived, error_r);
+		mailbox_free(&box);
+		if (ret < 0)
+			return -1;
+		array_append_array(local, &archived);
+	}
+	array_sort(local, verify_message_cmp);
+	return 0;
+}
 
 static int verify_folder(struct verify_cmd_context *cmd, struct mail_user *user,
 			 struct mail_user *legacy_user, const struct verify_pair *pair)
@@ -216,8 +269,12 @@ static int verify_folder(struct verify_cmd_context *cmd, struct mail_user *user,
 			error = t_strdup_printf("local folder %s: %s", pair->local, error);
 			ret = -1;
 		}
+	} else if (pair->archived && verify_read_archives(cmd, user, &local, &error) < 0) {
+		error = t_strdup_printf("archive folders: %s", error);
+		ret = -1;
 	} else {
-		verify_compare(cmd, name, &legacy, &local, !pair->merged_into);
+		verify_compare(cmd, name, &legacy, &local,
+			       !pair->merged_into && !pair->archived);
 	}
 	mailbox_free(&legacy_box);
 	mailbox_free(&local_box);
@@ -229,7 +286,8 @@ static int verify_folder(struct verify_cmd_context *cmd, struct mail_user *user,
 }
 
 /* Each legacy folder with its local one, as the ledger maps it. */
-static int verify_pairs(struct verify_cmd_context *cmd, const char *address,
+static int verify_pairs(struct verify_cmd_context *cmd, struct mail_user *user,
+			const char *address,
 			const ARRAY_TYPE(migrate_folder_entry) *folders,
 			ARRAY_TYPE(verify_pair) *pairs)
 {
@@ -251,6 +309,10 @@ static int verify_pairs(struct verify_cmd_context *cmd, const char *address,
 			return verify_fail(cmd, address, error);
 		if (ret > 0)
 			pair->local = t_strdup(rec.local);
+		pair->archived = cmd->base.config->archive_over > 0 &&
+			(strcmp(pair->local, "INBOX") == 0 ||
+			 strcmp(pair->local, migrate_special_local_name(user,
+					MIGRATE_SPECIAL_SENT)) == 0);
 	}
 	array_foreach_modifiable(pairs, pair) {
 		array_foreach_modifiable(pairs, other) {
@@ -287,7 +349,7 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 	if (ret < 0)
 		ret = verify_fail(cmd, user->username, "listing the legacy folders failed");
 	else
-		ret = verify_pairs(cmd, user->username, &folders, &pairs);
+		ret = verify_pairs(cmd, user, user->username, &folders, &pairs);
 	for (unsigned int i = 0; ret == 0 && i < array_count(&pairs); i++) {
 		T_BEGIN {
 			ret = verify_folder(cmd, user, legacy_user,

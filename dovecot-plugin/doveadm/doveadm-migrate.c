@@ -329,6 +329,15 @@ DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{
+		.name = "migrate archive",
+		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>]",
+		.mail_cmd = cmd_migrate_archive_alloc,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_MAIL_COMMON
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
 		.name = "migrate flush",
 		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>] [-D]",
 		.mail_cmd = cmd_migrate_flush_alloc,

@@ -56,6 +56,7 @@ struct doveadm_mail_cmd_context *cmd_migrate_sweep_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_flush_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_special_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_aliases_alloc(void);
+struct doveadm_mail_cmd_context *cmd_migrate_archive_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_verify_alloc(void);
 
 void cmd_migrate_add(struct doveadm_cmd_context *cctx);

@@ -21,6 +21,14 @@ MANUAL = {"cutover": "manual"}
 class ImportCase(CaptureCase):
     """Helpers to drive the worker and read its results."""
 
+    def new(self, legacy, *args, settings=None, **kw):
+        """The harness verifier compares folder by folder under the same
+        names: these tests keep the legacy special folders where they are
+        (special_folders = keep) unless they say otherwise; the merge has
+        its own tests (test_special_folders.py)."""
+        settings = dict({"special_folders": "keep"}, **(settings or {}))
+        return super().new(legacy, *args, settings=settings, **kw)
+
     def worker(self, new, *args):
         """{account: [result, reason]} of one `worker --once` run; its log
         (doveadm logs to stderr) in self.worker_log."""

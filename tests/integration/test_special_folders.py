@@ -84,7 +84,8 @@ class SpecialFoldersTest(ImportCase):
             c.append("INBOX", None, None, header + b"\r\n" + message(b"inbox %d" % n))
         c.logout()
 
-        new = self.new(legacy, settings=dict(MANUAL, learn_aliases="headers"))
+        new = self.new(legacy, settings=dict(MANUAL, learn_aliases="headers",
+                                                   special_folders="merge"))
         subprocess.run([build.store_fixture(), "-u", "dovecot", new.store, "account",
                         "colleague@" + DOMAIN, "passwords-only"], capture_output=True, check=True)
         self.capture(new, legacy, user)
@@ -168,3 +169,52 @@ class SpecialFoldersTest(ImportCase):
             ("Lixeira", "Trash"), ("Old Bin", "Trash")]))
         self.assertEqual(sum(int(m[3]) for m in merges), 1)
         self.assertEqual(sum(int(m[2]) for m in merges), 7)
+
+    def test_huge_folders_archived_by_year(self):
+        """archive_over: INBOX and Sent holding more messages than that have
+        those older than archive_keep_days moved to Archive/<year> at the
+        cut-over; verify still finds every legacy message, and finish
+        copies none of them again."""
+        user = "hoarder@" + DOMAIN
+        legacy = self.legacy_server([user])
+        c = legacy.imap(user)
+        c.create("Sent")
+        dated = [("INBOX", "2019", 5), ("INBOX", "2020", 3), ("INBOX", None, 4),
+                 ("Sent", "2019", 6), ("Sent", None, 1)]
+        for folder, year, count in dated:
+            for n in range(count):
+                date = '"15-Mar-%s 10:00:00 +0000"' % year if year else None
+                c.append(folder, "(\\Flagged)" if (year, n) == ("2020", 0) else None,
+                         date, message(b"%s %s %d" % (folder.encode(),
+                                                       (year or "new").encode(), n)))
+        c.logout()
+        new = self.new(legacy, settings=dict(MANUAL, special_folders="merge",
+                                             archive_over="5"))
+        self.capture(new, legacy, user)
+        self.assertEqual(self.worker(new), {user: ["synced", ""]})
+        new.doveadm("migrate", "cutover", "-c", new.migrate_conf, "-u", user)
+
+        c = self.local(new, user)
+        self.assertEqual(len(self.subjects(c, "INBOX")), 4)
+        self.assertEqual(self.subjects(c, "Sent"), [("Sent new 0", False)])
+        self.assertEqual(len(self.subjects(c, "Archive.2019")), 11)
+        archived_2020 = self.subjects(c, "Archive.2020")
+        self.assertEqual([s for s, _ in archived_2020],
+                         ["INBOX 2020 0", "INBOX 2020 1", "INBOX 2020 2"])
+        c.select("Archive.2020", readonly=True)
+        flags = c.fetch("1:*", "(FLAGS INTERNALDATE)")[1]
+        self.assertEqual(sum(b"\\Flagged" in f for f in flags), 1)
+        self.assertTrue(all(b"15-Mar-2020" in f for f in flags), flags)
+        c.logout()
+        with open(new.dir + "/migrate.log") as f:
+            log = f.read()
+        self.assertIn("migrate archive: %s: 5 messages of 'INBOX' moved to "
+                      "'Archive.2019'" % user, log)
+        self.assertNotIn("failed", log)
+
+        out = new.doveadm("-f", "tab", "migrate", "verify", "-c", new.migrate_conf,
+                          "-u", user, check=False)
+        self.assertEqual((out.returncode, out.stdout.decode().splitlines()[1:]), (0, []),
+                         out.stderr.decode())
+        out = new.doveadm("-f", "tab", "migrate", "finish", "-c", new.migrate_conf)
+        self.assertIn("%s\t0\tfinished" % user, out.stdout.decode())

@@ -198,16 +198,26 @@ static void test_config_quota_and_policy(void)
 	struct migrate_config *config = NULL;
 	char error[256];
 
-	test_begin("config: default_quota sizes and password_policy");
+	test_begin("config: quota, password policy, special folders, aliases, archive");
 	config = parse_ok("");
 	test_assert(config->default_quota == 0);
 	test_assert(config->password_policy.min_length == 8 &&
 		    config->password_policy.special);
+	test_assert(config->special_folders == MIGRATE_SPECIAL_FOLDERS_MERGE &&
+		    config->learn_aliases == MIGRATE_ALIASES_NO &&
+		    config->archive_over == 0 && config->archive_keep_days == 365);
 	migrate_config_free(&config);
+
 	config = parse_ok("default_quota = 2G\npassword_policy = min=10 digit\n");
 	test_assert(config->default_quota == 2 * 1024 * 1024);
 	test_assert(config->password_policy.min_length == 10 &&
 		    config->password_policy.digit && !config->password_policy.upper);
+	migrate_config_free(&config);
+	config = parse_ok("special_folders = keep\nlearn_aliases = headers\n"
+			  "archive_over = 10000\narchive_keep_days = 730\n");
+	test_assert(config->special_folders == MIGRATE_SPECIAL_FOLDERS_KEEP &&
+		    config->learn_aliases == MIGRATE_ALIASES_HEADERS &&
+		    config->archive_over == 10000 && config->archive_keep_days == 730);
 	migrate_config_free(&config);
 	config = parse_ok("default_quota = 512k\npassword_policy = none\n");
 	test_assert(config->default_quota == 512 &&
