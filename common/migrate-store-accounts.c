@@ -212,20 +212,36 @@ static int progress_stats(struct store_txn *t,
 	return store_stats_write(t, &stats);
 }
 
-static int do_account_progress(struct store_txn *t, void *context)
+/* Reads op's account, lets change() change it, writes it back (its
+   state unchanged), stamped with the time. */
+static int account_update(struct store_txn *t, struct account_op *op,
+			  int (*change)(struct store_txn *t, struct account_op *op,
+					struct migrate_account *account))
 {
-	struct account_op *op = context;
 	struct migrate_account account;
 	int ret = store_account_read(t, op->address, &account);
 
 	if (ret <= 0)
 		return ret < 0 ? -1 : store_fail(t->error, t->error_size,
 					   "store: account %s does not exist", op->address);
-	if (progress_stats(t, &account.progress, op->progress) < 0)
+	if (change(t, op, &account) < 0)
 		return -1;
-	account.progress = *op->progress;
 	account.updated = t->store->now();
 	return store_account_write(t, &account, account.state);
+}
+
+static int change_progress(struct store_txn *t, struct account_op *op,
+			   struct migrate_account *account)
+{
+	if (progress_stats(t, &account->progress, op->progress) < 0)
+		return -1;
+	account->progress = *op->progress;
+	return 0;
+}
+
+static int do_account_progress(struct store_txn *t, void *context)
+{
+	return account_update(t, context, change_progress);
 }
 
 int migrate_store_account_set_progress(struct migrate_store *store,
@@ -240,18 +256,16 @@ int migrate_store_account_set_progress(struct migrate_store *store,
 	return store_write(store, &store->routing, do_account_progress, &op, error, error_size);
 }
 
+static int change_local(struct store_txn *t __attribute__((unused)), struct account_op *op,
+			struct migrate_account *account)
+{
+	account->local = op->local;
+	return 0;
+}
+
 static int do_account_local(struct store_txn *t, void *context)
 {
-	struct account_op *op = context;
-	struct migrate_account account;
-	int ret = store_account_read(t, op->address, &account);
-
-	if (ret <= 0)
-		return ret < 0 ? -1 : store_fail(t->error, t->error_size,
-					   "store: account %s does not exist", op->address);
-	account.local = op->local;
-	account.updated = t->store->now();
-	return store_account_write(t, &account, account.state);
+	return account_update(t, context, change_local);
 }
 
 int migrate_store_account_set_local(struct migrate_store *store,

@@ -52,13 +52,8 @@ struct aliases_cmd_context {
 	HASH_TABLE(char *, struct alias_candidate *) found;
 };
 
-static int aliases_fail(struct aliases_cmd_context *cmd, const char *address,
-			const char *reason)
-{
-	i_error("migrate aliases: %s: %s", address, reason);
-	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
-	return -1;
-}
+#define aliases_fail(cmd, address, reason) \
+	migrate_mail_cmd_fail(&(cmd)->base, address, "%s", reason)
 
 /* The store key of an address of the account's domain, "" otherwise. */
 static const char *aliases_key(struct aliases_cmd_context *cmd,
@@ -252,20 +247,16 @@ static int cmd_aliases_run(struct doveadm_mail_cmd_context *ctx, struct mail_use
 	return ret;
 }
 
-static void cmd_aliases_print_header(struct migrate_mail_cmd *base ATTR_UNUSED)
-{
-	doveadm_print_header_simple("alias");
-	doveadm_print_header_simple("source");
-	doveadm_print_header_simple("messages");
-	doveadm_print_header_simple("result");
-}
+static const char *const aliases_headers[] = {
+	"alias", "source", "messages", "result", NULL
+};
 
 struct doveadm_mail_cmd_context *cmd_migrate_aliases_alloc(void)
 {
 	struct aliases_cmd_context *cmd;
 
-	cmd = migrate_mail_cmd_alloc(struct aliases_cmd_context, "c:",
+	cmd = migrate_mail_cmd_alloc(struct aliases_cmd_context, "aliases", "c:",
 				     cmd_aliases_run);
-	cmd->base.print_header = cmd_aliases_print_header;
+	cmd->base.headers = aliases_headers;
 	return &cmd->base.ctx;
 }

@@ -40,19 +40,10 @@ struct archive_cmd_context {
 	const char *address;
 };
 
-static int archive_fail(struct archive_cmd_context *cmd, const char *reason)
-{
-	i_error("migrate archive: %s: %s", cmd->address, reason);
-	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
-	return -1;
-}
-
-static int archive_box_fail(struct archive_cmd_context *cmd, struct mailbox *box,
-			    const char *what)
-{
-	return archive_fail(cmd, t_strdup_printf("%s %s: %s", what,
-		mailbox_get_vname(box), mailbox_get_last_internal_error(box, NULL)));
-}
+#define archive_fail(cmd, reason) \
+	migrate_mail_cmd_fail(&(cmd)->base, (cmd)->address, "%s", reason)
+#define archive_box_fail(cmd, box, what) \
+	migrate_mail_cmd_box_fail(&(cmd)->base, (cmd)->address, box, what)
 
 /* The UIDs of the messages older than the cut-off, by year. */
 static int archive_by_year(struct archive_cmd_context *cmd, struct mailbox *box,
@@ -190,20 +181,16 @@ static int cmd_archive_run(struct doveadm_mail_cmd_context *ctx, struct mail_use
 	return ret;
 }
 
-static void cmd_archive_print_header(struct migrate_mail_cmd *base ATTR_UNUSED)
-{
-	doveadm_print_header_simple("folder");
-	doveadm_print_header_simple("archive");
-	doveadm_print_header_simple("moved");
-	doveadm_print_header_simple("duplicates");
-}
+static const char *const archive_headers[] = {
+	"folder", "archive", "moved", "duplicates", NULL
+};
 
 struct doveadm_mail_cmd_context *cmd_migrate_archive_alloc(void)
 {
 	struct archive_cmd_context *cmd;
 
-	cmd = migrate_mail_cmd_alloc(struct archive_cmd_context, "c:",
+	cmd = migrate_mail_cmd_alloc(struct archive_cmd_context, "archive", "c:",
 				     cmd_archive_run);
-	cmd->base.print_header = cmd_archive_print_header;
+	cmd->base.headers = archive_headers;
 	return &cmd->base.ctx;
 }

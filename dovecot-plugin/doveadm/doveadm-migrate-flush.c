@@ -40,13 +40,8 @@ struct flush_cmd_context {
 	bool discard;
 };
 
-static int flush_fail(struct flush_cmd_context *cmd, const char *address,
-		      const char *reason)
-{
-	i_error("migrate flush: %s: %s", address, reason);
-	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
-	return -1;
-}
+#define flush_fail(cmd, address, reason) \
+	migrate_mail_cmd_fail(&(cmd)->base, address, "%s", reason)
 
 /* Every root directory of the user's private namespaces, those inside
    another one left out (flushed and discarded along with it). */
@@ -183,11 +178,9 @@ static int cmd_flush_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 	return 0;
 }
 
-static void cmd_flush_print_header(struct migrate_mail_cmd *base ATTR_UNUSED)
-{
-	doveadm_print_header_simple("root");
-	doveadm_print_header_simple("result");
-}
+static const char *const flush_headers[] = {
+	"root", "result", NULL
+};
 
 static bool cmd_flush_parse_arg(struct migrate_mail_cmd *base, int c)
 {
@@ -203,9 +196,9 @@ struct doveadm_mail_cmd_context *cmd_migrate_flush_alloc(void)
 {
 	struct flush_cmd_context *cmd;
 
-	cmd = migrate_mail_cmd_alloc(struct flush_cmd_context, "c:D",
+	cmd = migrate_mail_cmd_alloc(struct flush_cmd_context, "flush", "c:D",
 				     cmd_flush_run);
 	cmd->base.parse_arg = cmd_flush_parse_arg;
-	cmd->base.print_header = cmd_flush_print_header;
+	cmd->base.headers = flush_headers;
 	return &cmd->base.ctx;
 }

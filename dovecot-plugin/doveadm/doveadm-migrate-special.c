@@ -43,19 +43,10 @@ struct special_cmd_context {
 	const char *address;
 };
 
-static int special_fail(struct special_cmd_context *cmd, const char *reason)
-{
-	i_error("migrate special-folders: %s: %s", cmd->address, reason);
-	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
-	return -1;
-}
-
-static int special_box_fail(struct special_cmd_context *cmd, struct mailbox *box,
-			    const char *what)
-{
-	return special_fail(cmd, t_strdup_printf("%s %s: %s", what,
-		mailbox_get_vname(box), mailbox_get_last_internal_error(box, NULL)));
-}
+#define special_fail(cmd, reason) \
+	migrate_mail_cmd_fail(&(cmd)->base, (cmd)->address, "%s", reason)
+#define special_box_fail(cmd, box, what) \
+	migrate_mail_cmd_box_fail(&(cmd)->base, (cmd)->address, box, what)
 
 /* Is the space-separated flag list's word flag in it? */
 static bool special_has_flag(const char *flags, const char *flag)
@@ -250,34 +241,25 @@ static int cmd_special_run(struct doveadm_mail_cmd_context *ctx, struct mail_use
 {
 	struct special_cmd_context *cmd = (struct special_cmd_context *)ctx;
 	struct migrate_account account;
-	char error[512];
-	int ret;
 
 	cmd->address = user->username;
-	ret = migrate_store_account_get(cmd->base.store, cmd->address, &account,
-					error, sizeof(error));
-	if (ret <= 0)
-		return special_fail(cmd, ret < 0 ? error : "no such account in the store");
+	if (migrate_mail_cmd_account(&cmd->base, user, &account) < 0)
+		return -1;
 	if (account.protocol == MIGRATE_PROTOCOL_POP3)
 		return 0;
 	return special_account(cmd, user);
 }
 
-static void cmd_special_print_header(struct migrate_mail_cmd *base ATTR_UNUSED)
-{
-	doveadm_print_header_simple("folder");
-	doveadm_print_header_simple("special_use");
-	doveadm_print_header_simple("local_folder");
-	doveadm_print_header_simple("moved");
-	doveadm_print_header_simple("duplicates");
-}
+static const char *const special_headers[] = {
+	"folder", "special_use", "local_folder", "moved", "duplicates", NULL
+};
 
 struct doveadm_mail_cmd_context *cmd_migrate_special_alloc(void)
 {
 	struct special_cmd_context *cmd;
 
-	cmd = migrate_mail_cmd_alloc(struct special_cmd_context, "c:",
+	cmd = migrate_mail_cmd_alloc(struct special_cmd_context, "special-folders", "c:",
 				     cmd_special_run);
-	cmd->base.print_header = cmd_special_print_header;
+	cmd->base.headers = special_headers;
 	return &cmd->base.ctx;
 }

@@ -77,6 +77,11 @@ struct sweep_cmd_context {
 	uint64_t copied;
 };
 
+#define sweep_fail(cmd, ...) \
+	migrate_mail_cmd_fail(&(cmd)->base, (cmd)->address, __VA_ARGS__)
+#define sweep_box_fail(cmd, box, what) \
+	migrate_mail_cmd_box_fail(&(cmd)->base, (cmd)->address, box, what)
+
 /* one ledger record of the batch being saved */
 struct sweep_entry {
 	struct migrate_ledger_message msg;
@@ -103,26 +108,6 @@ struct sweep_folder {
 	uint32_t batch_uidnext;
 	unsigned int copied, known;
 };
-
-static int sweep_fail(struct sweep_cmd_context *cmd, const char *fmt, ...)
-	ATTR_FORMAT(2, 3);
-static int sweep_fail(struct sweep_cmd_context *cmd, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	i_error("migrate sweep: %s: %s", cmd->address, t_strdup_vprintf(fmt, args));
-	va_end(args);
-	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
-	return -1;
-}
-
-static int sweep_box_fail(struct sweep_cmd_context *cmd, struct mailbox *box,
-			  const char *what)
-{
-	return sweep_fail(cmd, "%s '%s': %s", what, mailbox_get_vname(box),
-			  mailbox_get_last_internal_error(box, NULL));
-}
 
 /* ---- one message: content hash and Message-ID -------------------------- */
 
@@ -759,14 +744,11 @@ static int cmd_sweep_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 	struct migrate_account account;
 	struct file_lock *lock;
 	const char *lock_error;
-	char error[512];
 	int ret;
 
 	cmd->address = user->username;
-	ret = migrate_store_account_get(cmd->base.store, cmd->address, &account,
-					error, sizeof(error));
-	if (ret <= 0)
-		return sweep_fail(cmd, "%s", ret < 0 ? error : "no such account in the store");
+	if (migrate_mail_cmd_account(&cmd->base, user, &account) < 0)
+		return -1;
 	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
 	cmd->copied = 0;
 	/* two sweeps of one account would both copy what neither has
@@ -820,7 +802,7 @@ struct doveadm_mail_cmd_context *cmd_migrate_sweep_alloc(void)
 {
 	struct sweep_cmd_context *cmd;
 
-	cmd = migrate_mail_cmd_alloc(struct sweep_cmd_context, "c:m:M",
+	cmd = migrate_mail_cmd_alloc(struct sweep_cmd_context, "sweep", "c:m:M",
 				     cmd_sweep_run);
 	cmd->base.parse_arg = cmd_sweep_parse_arg;
 	cmd->base.print_header = cmd_sweep_print_header;

@@ -49,13 +49,8 @@ struct verify_message {
 };
 ARRAY_DEFINE_TYPE(verify_message, struct verify_message);
 
-static int verify_fail(struct verify_cmd_context *cmd, const char *address,
-		       const char *reason)
-{
-	i_error("migrate verify: %s: %s", address, reason);
-	doveadm_mail_failed_error(&cmd->base.ctx, MAIL_ERROR_TEMP);
-	return -1;
-}
+#define verify_fail(cmd, address, reason) \
+	migrate_mail_cmd_fail(&(cmd)->base, address, "%s", reason)
 
 static void verify_row(struct verify_cmd_context *cmd, const char *folder,
 		       const char *what, uint32_t legacy_uid, uint32_t local_uid,
@@ -328,18 +323,14 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 {
 	struct verify_cmd_context *cmd = (struct verify_cmd_context *)_ctx;
 	ARRAY_TYPE(migrate_folder_entry) folders;
-	ARRAY_TYPE(verify_pair) pairs;
+	ARRAY_TYPE(verify_pair) pairs = ARRAY_INIT;
 	struct migrate_account account;
 	struct mail_user *legacy_user;
 	const char *error;
-	char store_error[512];
 	int ret;
 
-	ret = migrate_store_account_get(cmd->base.store, user->username, &account,
-					store_error, sizeof(store_error));
-	if (ret <= 0)
-		return verify_fail(cmd, user->username, ret < 0 ? store_error :
-				   "no such account in the store");
+	if (migrate_mail_cmd_account(&cmd->base, user, &account) < 0)
+		return -1;
 	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
 	if (migrate_legacy_user(_ctx, cmd->pop3, cmd->base.config->import_prefetch,
 				&legacy_user, &error) < 0)
@@ -367,21 +358,16 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 	return 0;
 }
 
-static void cmd_verify_print_header(struct migrate_mail_cmd *base ATTR_UNUSED)
-{
-	doveadm_print_header_simple("folder");
-	doveadm_print_header_simple("difference");
-	doveadm_print_header_simple("legacy_uid");
-	doveadm_print_header_simple("local_uid");
-	doveadm_print_header_simple("detail");
-}
+static const char *const verify_headers[] = {
+	"folder", "difference", "legacy_uid", "local_uid", "detail", NULL
+};
 
 struct doveadm_mail_cmd_context *cmd_migrate_verify_alloc(void)
 {
 	struct verify_cmd_context *cmd;
 
-	cmd = migrate_mail_cmd_alloc(struct verify_cmd_context, "c:",
+	cmd = migrate_mail_cmd_alloc(struct verify_cmd_context, "verify", "c:",
 				     cmd_verify_run);
-	cmd->base.print_header = cmd_verify_print_header;
+	cmd->base.headers = verify_headers;
 	return &cmd->base.ctx;
 }
