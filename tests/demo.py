@@ -143,6 +143,8 @@ def new_server_story(root, legacy):
             % ((user, account_state(new, user)) + tuple(progress)))
     out = new.doveadm("-f", "flow", "migrate", "status", "-c", new.migrate_conf)
     say("doveadm migrate status: " + out.stdout.decode().strip())
+    out = new.doveadm("migrate", "status", "-c", new.migrate_conf, "--watch")
+    say("doveadm migrate status --watch: " + out.stdout.decode().strip())
     out = new.doveadm("-f", "tab", "migrate", "list", "-c", new.migrate_conf)
     for line in out.stdout.decode().splitlines()[1:]:
         f = line.split("\t")
@@ -172,6 +174,13 @@ def new_server_story(root, legacy):
     if legacy.log_text().count("Login: user=<%s>" % carla) != legacy_logins:
         raise SystemExit("demo: a migrated login reached the legacy server")
     say("carla logs in locally now: INBOX %d messages, the legacy server not asked" % n)
+    with open(new.migrate_conf) as f:
+        log_path = [line.split("=", 1)[1].strip() for line in f
+                    if line.startswith("log ")][0]
+    with open(log_path) as f:
+        for line in f:
+            if "special-folders" in line and carla in line:
+                say("migration log: " + line.strip().split(" ", 3)[3])
 
     step("After the cut-over: the ledger copier and finish")
     c = legacy.imap(carla)
