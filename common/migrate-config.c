@@ -81,6 +81,7 @@ static const struct key_def global_keys[] = {
 	G(password_policy, VALUE_PASSWORD_POLICY),
 	GE(learn_aliases, alias_names),
 	GE(special_folders, special_names),
+	G(metrics_file, VALUE_STRING),
 	GZ(archive_over, 100000000),
 	GN(archive_keep_days, 36500),
 	G(refuse_message, VALUE_STRING),
@@ -551,6 +552,7 @@ void migrate_config_free(struct migrate_config **config)
 	free(c->notice_from);
 	free(c->notice_subject);
 	free(c->notice_file);
+	free(c->metrics_file);
 	free(c);
 }
 

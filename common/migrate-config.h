@@ -141,6 +141,9 @@ struct migrate_config {
 	   messages (0: never) have those older than archive_keep_days moved
 	   to Archive/<year> */
 	unsigned int archive_over, archive_keep_days;
+	/* the worker keeps the OpenMetrics text of `status --openmetrics`
+	   in this file (NULL: none), rewritten every few seconds */
+	char *metrics_file;
 	/* the cut-over learns the account's aliases from its mail */
 	enum migrate_alias_learning learn_aliases;
 	/* what passwords in account lists (CSV) must look like */

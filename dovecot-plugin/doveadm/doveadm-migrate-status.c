@@ -1,16 +1,21 @@
-/* doveadm migrate status [-c migrate.conf] [-u ACCOUNT | --watch [-i SECS]]
+/* doveadm migrate status [-c migrate.conf]
+			  [-u ACCOUNT | --watch [-i SECS] | --openmetrics]
 
    Without -u: the migration's statistics (IceWarp's: started at,
    mailboxes migrated, aliases created, messages and bytes migrated, last
    mailbox migrated, errors), the number of accounts in each state, the
    messages and bytes imported so far, the throughput of the last minutes
    and an ETA for what is left, as one row. --watch: the same as a live
-   line, refreshed every SECS (2) until nothing is queued or importing. With -u: one account's state, progress and last error. Any
+   line, refreshed every SECS (2) until nothing is queued or importing.
+   --openmetrics: the same figures in the OpenMetrics text format, for
+   monitoring (the worker can also keep a file of it: metrics_file). With -u: one account's state, progress and last error. Any
    doveadm formatter (-f tab, -f flow, -f json, ...) applies. The store is
    opened read-only: status never waits for the worker. */
 
 #include "lib.h"
 #include "ioloop.h"
+#include "str.h"
+#include "write-full.h"
 #include "master-service.h"
 #include "time-util.h"
 #include "doveadm.h"
@@ -135,6 +140,74 @@ static void status_totals(struct migrate_store *store)
 	doveadm_print_num(status_backlog_estimate(&backlog));
 	doveadm_print(status_eta(&backlog, mps) < 0 ? "" :
 		      dec2str(status_eta(&backlog, mps)));
+}
+
+static void metric(string_t *out, const char *name, const char *type,
+		   const char *help)
+{
+	str_printfa(out, "# TYPE dovecot_migrate_%s %s\n# HELP dovecot_migrate_%s %s\n",
+		    name, type, name, help);
+}
+
+static void metric_value(string_t *out, const char *sample, uint64_t value)
+{
+	str_printfa(out, "dovecot_migrate_%s %"PRIu64"\n", sample, value);
+}
+
+int doveadm_migrate_openmetrics(struct migrate_store *store, string_t *out)
+{
+	struct migrate_stats stats;
+	struct status_backlog backlog;
+	double mps, bps;
+	int64_t eta;
+	unsigned int i;
+
+	if (status_read(store, &stats, &backlog) < 0)
+		return -1;
+	migrate_stats_rate(&stats, time(NULL), &mps, &bps);
+	metric(out, "accounts", "gauge", "Accounts in each migration state.");
+	for (i = MIGRATE_STATE_QUEUED; i < MIGRATE_STATE_COUNT; i++) {
+		str_printfa(out, "dovecot_migrate_accounts{state=\"%s\"} %"PRIu64"\n",
+			    migrate_account_state_name(i), stats.state_counts[i]);
+	}
+	metric(out, "mailboxes_migrated", "counter", "Mailboxes cut over to the new server.");
+	metric_value(out, "mailboxes_migrated_total", stats.mailboxes_migrated);
+	metric(out, "aliases_created", "counter", "Aliases learnt from the accounts' mail.");
+	metric_value(out, "aliases_created_total", stats.aliases_created);
+	metric(out, "messages_migrated", "counter", "Messages of the mailboxes cut over.");
+	metric_value(out, "messages_migrated_total", stats.messages_migrated);
+	metric(out, "migrated_bytes", "counter", "Bytes of the mailboxes cut over.");
+	str_append(out, "# UNIT dovecot_migrate_migrated_bytes bytes\n");
+	metric_value(out, "migrated_bytes_total", stats.bytes_migrated);
+	metric(out, "errors", "counter", "Failed imports and cut-overs.");
+	metric_value(out, "errors_total", stats.errors);
+	metric(out, "imported_messages", "counter", "Messages the import passes placed so far.");
+	metric_value(out, "imported_messages_total", stats.imported_messages);
+	metric(out, "imported_bytes", "counter", "Bytes the import passes placed so far.");
+	str_append(out, "# UNIT dovecot_migrate_imported_bytes bytes\n");
+	metric_value(out, "imported_bytes_total", stats.imported_bytes);
+	metric(out, "import_messages_per_second", "gauge",
+	       "Messages imported per second over the last minutes.");
+	str_printfa(out, "dovecot_migrate_import_messages_per_second %.3f\n", mps);
+	metric(out, "import_bytes_per_second", "gauge",
+	       "Bytes imported per second over the last minutes.");
+	str_printfa(out, "dovecot_migrate_import_bytes_per_second %.0f\n", bps);
+	metric(out, "messages_left", "gauge",
+	       "Messages still to import (uncounted mailboxes estimated).");
+	metric_value(out, "messages_left", status_backlog_estimate(&backlog));
+	metric(out, "eta_seconds", "gauge",
+	       "Seconds until the backlog is imported at the current rate (NaN: no rate).");
+	str_append(out, "# UNIT dovecot_migrate_eta_seconds seconds\n");
+	eta = status_eta(&backlog, mps);
+	if (eta < 0)
+		str_append(out, "dovecot_migrate_eta_seconds NaN\n");
+	else
+		metric_value(out, "eta_seconds", (uint64_t)eta);
+	metric(out, "started", "gauge", "When the first account was recorded (Unix time).");
+	str_append(out, "# UNIT dovecot_migrate_started seconds\n");
+	metric_value(out, "started", (uint64_t)stats.started_at);
+	str_append(out, "# EOF\n");
+	return 0;
 }
 
 static const char *status_duration(int64_t secs)
@@ -273,12 +346,19 @@ void cmd_migrate_status(struct doveadm_cmd_context *cctx)
 	struct migrate_config *config;
 	struct migrate_store *store;
 	const char *user;
-	bool watch = FALSE;
+	bool watch = FALSE, openmetrics = FALSE;
 
 	if (!doveadm_migrate_cmd_open(cctx, MIGRATE_STORE_READ_ROUTING,
 				      &config, &store))
 		return;
-	if (doveadm_cmd_param_bool(cctx, "watch", &watch) && watch) {
+	if (doveadm_cmd_param_bool(cctx, "openmetrics", &openmetrics) && openmetrics) {
+		string_t *out = t_str_new(2048);
+
+		if (doveadm_migrate_openmetrics(store, out) == 0) {
+			if (write_full(STDOUT_FILENO, str_data(out), str_len(out)) < 0)
+				i_error("write(stdout) failed: %m");
+		}
+	} else if (doveadm_cmd_param_bool(cctx, "watch", &watch) && watch) {
 		int64_t interval = 2;
 
 		(void)doveadm_cmd_param_int64(cctx, "interval", &interval);

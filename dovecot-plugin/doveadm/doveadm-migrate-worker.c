@@ -38,6 +38,7 @@
 #include "str.h"
 #include "strescape.h"
 #include "time-util.h"
+#include "write-full.h"
 #include "master-service.h"
 #include "doveadm.h"
 #include "doveadm-cmd.h"
@@ -50,6 +51,7 @@
 #include "doveadm-migrate-hosts.h"
 #include "doveadm-migrate-replica.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -61,6 +63,8 @@
 #define WORKER_COUNT_SECS 5
 #define WORKER_IDLE_MSECS 1000
 #define WORKER_POLL_MSECS 100
+/* metrics_file is rewritten this often */
+#define WORKER_METRICS_SECS 15
 /* a job whose legacy host is at imports_per_legacy_host waits this long */
 #define WORKER_HOST_BUSY_SECS 2
 /* a scheduled sweep that failed is tried again this much later */
@@ -111,6 +115,8 @@ struct import_job {
 
 struct worker {
 	struct migrate_config *config;
+	/* when metrics_file was last written */
+	time_t metrics_written;
 	struct migrate_store *store;
 	const char *dovecot_config;
 	unsigned int max_jobs;
@@ -1000,6 +1006,34 @@ static void worker_reap(struct worker *worker)
 	}
 }
 
+/* metrics_file: the OpenMetrics text, replaced whole (a scraper never
+   reads half a file). */
+static void worker_write_metrics(struct worker *worker)
+{
+	const char *path = worker->config->metrics_file;
+	const char *tmp = t_strconcat(path, ".tmp", NULL);
+	string_t *out = t_str_new(2048);
+	int fd;
+
+	worker->metrics_written = time(NULL);
+	if (doveadm_migrate_openmetrics(worker->store, out) < 0)
+		return;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		i_error("migrate worker: open(%s) failed: %m", tmp);
+		return;
+	}
+	if (write_full(fd, str_data(out), str_len(out)) < 0) {
+		i_error("migrate worker: write(%s) failed: %m", tmp);
+		i_close_fd(&fd);
+		i_unlink(tmp);
+		return;
+	}
+	i_close_fd(&fd);
+	if (rename(tmp, path) < 0)
+		i_error("migrate worker: rename(%s, %s) failed: %m", tmp, path);
+}
+
 static void worker_run(struct worker *worker)
 {
 	bool idle = FALSE;
@@ -1011,6 +1045,10 @@ static void worker_run(struct worker *worker)
 			idle = !worker_start_one(worker);
 		while (array_count(&worker->jobs) < worker->max_jobs &&
 		       worker_start_sweep(worker)) ;
+		if (worker->config->metrics_file != NULL &&
+		    time(NULL) - worker->metrics_written >= WORKER_METRICS_SECS) T_BEGIN {
+			worker_write_metrics(worker);
+		} T_END;
 		if (worker->once && idle && array_count(&worker->jobs) == 0 &&
 		    time(NULL) >= worker->deferred_until)
 			break;
@@ -1022,6 +1060,9 @@ static void worker_run(struct worker *worker)
 		worker_reap(worker);
 		usleep(WORKER_POLL_MSECS * 1000);
 	}
+	if (worker->config->metrics_file != NULL) T_BEGIN {
+		worker_write_metrics(worker);
+	} T_END;
 }
 
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx)

@@ -221,12 +221,13 @@ DOVEADM_CMD_PARAMS_END
 	},
 	{
 		.name = "migrate status",
-		.usage = "[-c <migrate.conf>] [-u <account> | --watch [-i <secs>]]",
+		.usage = "[-c <migrate.conf>] [-u <account> | --watch [-i <secs>] | --openmetrics]",
 		.cmd = cmd_migrate_status,
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('\0', "watch", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAM('\0', "openmetrics", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAM('i', "interval", CMD_PARAM_INT64, 0)
 DOVEADM_CMD_PARAMS_END
 	},

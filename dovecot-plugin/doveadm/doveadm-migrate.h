@@ -36,6 +36,10 @@ const char *doveadm_migrate_cmd_account(struct doveadm_cmd_context *cctx,
 void doveadm_migrate_log_config(const struct migrate_config *config);
 void doveadm_migrate_log_deinit(void);
 
+/* The migration's figures in the OpenMetrics text format, appended to out
+   (doveadm-migrate-status.c); -1 (logged) when the store cannot be read. */
+int doveadm_migrate_openmetrics(struct migrate_store *store, string_t *out);
+
 struct migrate_account;
 /* One account as a row: account, state, protocol, created, updated,
    passes, folders, messages, bytes (done/total), attempts, next_retry,

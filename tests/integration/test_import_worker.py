@@ -45,6 +45,26 @@ class ImportCase(CaptureCase):
         (row,) = json.loads(out.stdout.decode())
         return row
 
+    def openmetrics(self, text):
+        """{sample: value} of an OpenMetrics text, checked for its shape:
+        TYPE and HELP before a family's samples, "# EOF" last."""
+        lines = text.split("\n")
+        self.assertEqual(lines[-2:], ["# EOF", ""])
+        samples, families = {}, set()
+        for line in lines[:-2]:
+            if line.startswith("# TYPE "):
+                name, kind = line.split()[2:4]
+                self.assertIn(kind, ("gauge", "counter"))
+                families.add(name)
+            elif not line.startswith(("# HELP ", "# UNIT ")):
+                sample, value = line.rsplit(" ", 1)
+                family = sample.split("{")[0]
+                self.assertTrue(family in families or
+                                family.endswith("_total") and family[:-6] in families,
+                                line)
+                samples[sample] = float(value)
+        return samples
+
     def legacy_with_corpus(self, user, seed, profile="small"):
         """A legacy server whose one user holds a generated corpus."""
         legacy = self.legacy_server([user])
@@ -104,7 +124,8 @@ class ImportWorkerTest(ImportCase):
             c = legacy.imap(user)
             corpus.load_imap(c, corpus.generate(seed, "small"))
             c.logout()
-        new = self.new(legacy, "starttls", settings=MANUAL)
+        metrics = os.path.join(self.root, "migrate.prom")
+        new = self.new(legacy, "starttls", settings=dict(MANUAL, metrics_file=metrics))
         for user in users:
             self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
             self.account(new, user)
@@ -145,6 +166,17 @@ class ImportWorkerTest(ImportCase):
         flow = new.doveadm("-f", "flow", "migrate", "status", "-c", new.migrate_conf)
         self.assertIn("synced=2 ", flow.stdout.decode())
         self.assertIn("messages_imported=%d " % messages, flow.stdout.decode())
+        # OpenMetrics: the worker's file and status --openmetrics
+        with open(metrics) as f:
+            scraped = f.read()
+        out = new.doveadm("migrate", "status", "-c", new.migrate_conf, "--openmetrics")
+        for text in (scraped, out.stdout.decode()):
+            samples = self.openmetrics(text)
+            self.assertEqual(samples['dovecot_migrate_accounts{state="synced"}'], 2)
+            self.assertEqual(samples['dovecot_migrate_accounts{state="failed"}'], 0)
+            self.assertEqual(samples["dovecot_migrate_imported_messages_total"], messages)
+            self.assertEqual(samples["dovecot_migrate_errors_total"], 0)
+            self.assertEqual(samples["dovecot_migrate_messages_left"], 0)
         # the live line returns once nothing is queued or importing
         watch = new.doveadm("migrate", "status", "-c", new.migrate_conf, "--watch")
         self.assertRegex(watch.stdout.decode(), r"^migrated 0/2 \| queued 0 importing 0 "
