@@ -189,6 +189,72 @@ static int parse_number(const char *value, unsigned long max,
 	return 0;
 }
 
+/* password_policy (migrate-password-policy.h): "none", or words min=N,
+   lower, upper, digit, special. */
+#define POLICY_MAX_LENGTH 511
+
+static int policy_word(const char *word, size_t len,
+		       struct migrate_password_policy *policy,
+		       char *error, size_t error_size)
+{
+	if (len == 5 && memcmp(word, "lower", 5) == 0)
+		policy->lower = true;
+	else if (len == 5 && memcmp(word, "upper", 5) == 0)
+		policy->upper = true;
+	else if (len == 5 && memcmp(word, "digit", 5) == 0)
+		policy->digit = true;
+	else if (len == 7 && memcmp(word, "special", 7) == 0)
+		policy->special = true;
+	else if (len > 4 && len < 8 && memcmp(word, "min=", 4) == 0) {
+		unsigned int n = 0;
+		size_t i;
+
+		for (i = 4; i < len; i++) {
+			if (word[i] < '0' || word[i] > '9')
+				break;
+			n = n * 10 + (unsigned int)(word[i] - '0');
+		}
+		if (i < len || n == 0 || n > POLICY_MAX_LENGTH) {
+			snprintf(error, error_size, "'%.*s': min= takes a length "
+				 "1-%d", (int)len, word, POLICY_MAX_LENGTH);
+			return -1;
+		}
+		policy->min_length = n;
+	} else {
+		snprintf(error, error_size, "unknown word '%.*s' (expected none, "
+			 "min=N, lower, upper, digit, special)",
+			 (int)(len > 64 ? 64 : len), word);
+		return -1;
+	}
+	return 0;
+}
+
+static int password_policy_parse(const char *text,
+				 struct migrate_password_policy *policy_r,
+				 char *error, size_t error_size)
+{
+	const char *p = text;
+
+	memset(policy_r, 0, sizeof(*policy_r));
+	if (strcmp(text, "none") == 0)
+		return 0;
+	while (*p != '\0') {
+		size_t len;
+
+		p += strspn(p, " \t");
+		len = strcspn(p, " \t");
+		if (len > 0 && policy_word(p, len, policy_r, error, error_size) < 0)
+			return -1;
+		p += len;
+	}
+	if (policy_r->min_length == 0 && !policy_r->lower && !policy_r->upper &&
+	    !policy_r->digit && !policy_r->special) {
+		snprintf(error, error_size, "empty policy (write \"none\" for no policy)");
+		return -1;
+	}
+	return 0;
+}
+
 /* "0", or a number with a unit k, M, G or T (1024-based: a bare number
    would leave bytes and kB to guesswork), in kB. */
 static int parse_size(const char *value, uint64_t *kbytes_r)
@@ -283,7 +349,7 @@ static int set_value(struct parser *p, const struct key_def *def,
 	case VALUE_PASSWORD_POLICY: {
 		char reason[160];
 
-		if (migrate_password_policy_parse(value, field, reason,
+		if (password_policy_parse(value, field, reason,
 						  sizeof(reason)) < 0)
 			return parse_error(p, "%s: %s", def->name, reason);
 		return 0;
@@ -424,7 +490,7 @@ static void config_defaults(struct migrate_config *c)
 	c->import_prefetch = 20;
 	c->resync_secs = 3600;
 	c->archive_keep_days = 365;
-	if (migrate_password_policy_parse(MIGRATE_PASSWORD_POLICY_DEFAULT,
+	if (password_policy_parse(MIGRATE_PASSWORD_POLICY_DEFAULT,
 					  &c->password_policy, NULL, 0) < 0)
 		abort();
 	c->refuse_message = xstrdup("Your mailbox is being moved to a new server. "

@@ -1,74 +1,11 @@
-/* Password policy for account lists (see migrate-password-policy.h). */
+/* Checking passwords of account lists against the policy (see
+   migrate-password-policy.h). In the secrets library: the routing daemon
+   never holds code that looks at a password. */
 
 #include "migrate-password-policy.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#define POLICY_MAX_LENGTH 511
-
-static int policy_word(const char *word, size_t len,
-		       struct migrate_password_policy *policy,
-		       char *error, size_t error_size)
-{
-	if (len == 5 && memcmp(word, "lower", 5) == 0)
-		policy->lower = true;
-	else if (len == 5 && memcmp(word, "upper", 5) == 0)
-		policy->upper = true;
-	else if (len == 5 && memcmp(word, "digit", 5) == 0)
-		policy->digit = true;
-	else if (len == 7 && memcmp(word, "special", 7) == 0)
-		policy->special = true;
-	else if (len > 4 && len < 8 && memcmp(word, "min=", 4) == 0) {
-		unsigned int n = 0;
-		size_t i;
-
-		for (i = 4; i < len; i++) {
-			if (word[i] < '0' || word[i] > '9')
-				break;
-			n = n * 10 + (unsigned int)(word[i] - '0');
-		}
-		if (i < len || n == 0 || n > POLICY_MAX_LENGTH) {
-			snprintf(error, error_size, "'%.*s': min= takes a length "
-				 "1-%d", (int)len, word, POLICY_MAX_LENGTH);
-			return -1;
-		}
-		policy->min_length = n;
-	} else {
-		snprintf(error, error_size, "unknown word '%.*s' (expected none, "
-			 "min=N, lower, upper, digit, special)",
-			 (int)(len > 64 ? 64 : len), word);
-		return -1;
-	}
-	return 0;
-}
-
-int migrate_password_policy_parse(const char *text,
-				  struct migrate_password_policy *policy_r,
-				  char *error, size_t error_size)
-{
-	const char *p = text;
-
-	memset(policy_r, 0, sizeof(*policy_r));
-	if (strcmp(text, "none") == 0)
-		return 0;
-	while (*p != '\0') {
-		size_t len;
-
-		p += strspn(p, " \t");
-		len = strcspn(p, " \t");
-		if (len > 0 && policy_word(p, len, policy_r, error, error_size) < 0)
-			return -1;
-		p += len;
-	}
-	if (policy_r->min_length == 0 && !policy_r->lower && !policy_r->upper &&
-	    !policy_r->digit && !policy_r->special) {
-		snprintf(error, error_size, "empty policy (write \"none\" for no policy)");
-		return -1;
-	}
-	return 0;
-}
 
 static unsigned int utf8_length(const char *s)
 {

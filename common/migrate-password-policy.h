@@ -5,7 +5,9 @@
    "password_policy"): a minimum length and the character classes a
    password must hold. The default is the hosting guide's: at least 8
    characters with a lower-case letter, an upper-case letter, a digit and
-   a special character. */
+   a special character. migrate.conf's parser reads it ("none", or words
+   min=N (1-511), lower, upper, digit, special); the check is in the
+   secrets library, which the routing daemon does not link. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,11 +19,6 @@ struct migrate_password_policy {
 	bool lower, upper, digit, special;
 };
 
-/* "none", or space-separated words: min=N (1-511), lower, upper, digit,
-   special. -1 with a reason for anything else. */
-int migrate_password_policy_parse(const char *text,
-				  struct migrate_password_policy *policy_r,
-				  char *error, size_t error_size);
 /* 0 when password satisfies the policy; -1 and what it lacks in error
    (never the password itself). Non-ASCII letters count as neither case:
    only "special" is about characters outside A-Z, a-z and 0-9. */

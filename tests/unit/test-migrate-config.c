@@ -234,6 +234,15 @@ static void test_config_quota_and_policy(void)
 					 &config, error, sizeof(error)) < 0);
 	test_assert_strcmp(error, "t:1: password_policy: unknown word 'long' "
 			   "(expected none, min=N, lower, upper, digit, special)");
+	test_assert(migrate_config_parse("t", "password_policy = min=0\n", 24,
+					 &config, error, sizeof(error)) < 0);
+	test_assert_strcmp(error, "t:1: password_policy: 'min=0': min= takes a "
+			   "length 1-511");
+	config = parse_ok("password_policy = upper  special\n");
+	test_assert(config->password_policy.min_length == 0 &&
+		    config->password_policy.upper && config->password_policy.special &&
+		    !config->password_policy.lower);
+	migrate_config_free(&config);
 	test_end();
 }
 
