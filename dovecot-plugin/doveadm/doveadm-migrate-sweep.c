@@ -289,6 +289,34 @@ static int sweep_seed(struct sweep_folder *f)
 
 /* ---- pending records of an interrupted sweep ---------------------------- */
 
+/* A copy found after a crash gets its flags and keywords again from the
+   legacy message: killed between Maildir's message file and its
+   dovecot-keywords file, a copy's keywords are letters without names
+   ("unknown-1"). */
+static void sweep_restore_flags(struct sweep_folder *f, struct mail *local,
+				const struct migrate_ledger_message *m)
+{
+	struct mailbox_transaction_context *t;
+	struct mail_keywords *keywords;
+	struct mail *legacy;
+
+	if (f->cmd->pop3 || m->uidvalidity != f->uidvalidity)
+		return;
+	t = mailbox_transaction_begin(f->legacy_box, 0, __func__);
+	legacy = mail_alloc(t, MAIL_FETCH_FLAGS, NULL);
+	if (mail_set_uid(legacy, m->uid)) {
+		mail_update_flags(local, MODIFY_REPLACE,
+				  mail_get_flags(legacy) & ENUM_NEGATE(MAIL_RECENT));
+		if (mailbox_keywords_create(local->box, mail_get_keywords(legacy),
+					    &keywords) == 0) {
+			mail_update_keywords(local, MODIFY_REPLACE, keywords);
+			mailbox_keywords_unref(&keywords);
+		}
+	}
+	mail_free(&legacy);
+	(void)mailbox_transaction_commit(&t);
+}
+
 static int sweep_resolve_one(struct sweep_folder *f, struct mail *mail,
 			     const struct migrate_ledger_message *hashed)
 {
@@ -299,6 +327,7 @@ static int sweep_resolve_one(struct sweep_folder *f, struct mail *mail,
 		    memcmp(m->sha256, hashed->sha256, sizeof(m->sha256)) == 0) {
 			m->pending = FALSE;
 			m->local_uid = mail->uid;
+			sweep_restore_flags(f, mail, m);
 			return sweep_put(f, m, 1);
 		}
 	}

@@ -25,15 +25,17 @@ def make_vault_key(path):
 
 def new_server(root, operator_users=None, domains=None, settings=None,
                name="new", legacy=None, extra_conf="",
-               protocols=("imap", "pop3", "lmtp"), separator=None):
+               protocols=("imap", "pop3", "lmtp"), separator=None,
+               installed=False):
     """operator_users: the operator's own accounts (a passwd-file passdb
     and userdb, before ours in the chains). domains/settings: migrate.conf
     contents (store, vault key, log and store_user are filled in). legacy:
-    a DovecotServer whose CA the new server trusts.
+    a DovecotServer whose CA the new server trusts. installed: our modules
+    are Dovecot's installed ones (the package test), not the build tree's.
     Returns a DovecotServer, not started, with .migrate_conf set."""
     base = os.path.join(root, name)
     os.makedirs(base, exist_ok=True)
-    stage = ModuleStage(os.path.join(base, "modules"))
+    stage = None if installed else ModuleStage(os.path.join(base, "modules"))
     store = os.path.join(base, "store")
     os.makedirs(store, exist_ok=True)
     _dovecot_owned(store, 0o755)
@@ -125,7 +127,8 @@ plugin {
         plugin += "ssl_client_ca_file = %s\n" % legacy.tls["ca"]
     server = DovecotServer(root, name, operator_users or {},
                            extra_conf=plugin + extra_conf,
-                           wrapper=stage.wrapper(), passdb_conf=passdb,
+                           wrapper=stage.wrapper() if stage else None,
+                           passdb_conf=passdb,
                            userdb_conf=userdb,
                            protocols=protocols, separator=separator)
     # a passwd-file serving both as passdb and userdb needs uid, gid and
