@@ -97,6 +97,7 @@ static const struct key_def domain_keys[] = {
 	D(legacy_host, VALUE_STRING),
 	D(imap_port, VALUE_PORT),
 	D(pop3_port, VALUE_PORT),
+	D(pop3s_port, VALUE_PORT),
 	D(smtp_port, VALUE_PORT),
 	{ "tls", VALUE_ENUM, offsetof(struct migrate_domain, tls), tls_names, 0 },
 	D(legacy_user, VALUE_STRING),
@@ -362,6 +363,7 @@ static void domain_defaults(struct migrate_domain *d)
 {
 	d->imap_port = 143;
 	d->pop3_port = 110;
+	d->pop3s_port = 995;
 	d->smtp_port = 25;
 	d->tls = MIGRATE_TLS_STARTTLS;
 	d->legacy_user = xstrdup("%u");

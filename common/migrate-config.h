@@ -56,6 +56,10 @@ struct migrate_domain {
 	char *name;		/* lower-case */
 	char *legacy_host;
 	uint16_t imap_port, pop3_port, smtp_port; /* 0 disables */
+	/* POP3 imports with tls = starttls use implicit TLS on this port:
+	   Dovecot 2.3's pop3c never logs in after STLS (it waits for a line
+	   the server does not send); 0: import over STLS anyway */
+	uint16_t pop3s_port;
 	enum migrate_tls_mode tls;
 	char *legacy_user;	/* %u, %n, %d template */
 	bool tls_verify;

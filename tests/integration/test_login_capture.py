@@ -32,6 +32,7 @@ class CaptureCase(ServerTestCase):
         keys = {"legacy_host": "127.0.0.1",
                 "imap_port": legacy.port_imaps if tls == "tls" else legacy.port_imap,
                 "pop3_port": legacy.port_pop3s if tls == "tls" else legacy.port_pop3,
+                "pop3s_port": legacy.port_pop3s,
                 "tls": tls, "ca_file": legacy.tls["ca"],
                 # the login proxy trusts the system's store only (README)
                 "proxy_tls_verify": "no"}
