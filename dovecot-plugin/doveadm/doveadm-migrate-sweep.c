@@ -242,6 +242,9 @@ static int sweep_put_batch(struct sweep_folder *f, bool copies_only)
 		if (!copies_only || (e->copied && !e->msg.pending))
 			array_push_back(&msgs, &e->msg);
 	}
+	/* a batch of messages all known by content has nothing to confirm */
+	if (array_count(&msgs) == 0)
+		return 0;
 	return sweep_put(f, array_front(&msgs), array_count(&msgs));
 }
 
