@@ -724,3 +724,13 @@ int migrate_domain_legacy_user(const struct migrate_domain *domain,
 	}
 	return ok ? 0 : -1;
 }
+
+unsigned int migrate_config_prefetch(const struct migrate_config *config,
+				     const char *domain, bool pop3)
+{
+	const struct migrate_domain *d = migrate_config_find_domain(config, domain);
+
+	if (pop3 && (d == NULL || d->tls != MIGRATE_TLS_NONE))
+		return 0;
+	return config->import_prefetch;
+}

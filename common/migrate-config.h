@@ -206,6 +206,13 @@ int migrate_domain_legacy_user(const struct migrate_domain *domain,
 			       const char *domain_name,
 			       char *out, size_t out_size);
 
+/* How many messages an import of an account of domain (by name) asks the
+   legacy server for ahead: import_prefetch, except for POP3 over TLS,
+   where Dovecot 2.3's pop3c waits on the socket for replies its TLS layer
+   has already read and hangs with several commands in flight: none. */
+unsigned int migrate_config_prefetch(const struct migrate_config *config,
+				     const char *domain, bool pop3);
+
 const char *migrate_tls_mode_name(enum migrate_tls_mode mode);
 
 #endif

@@ -104,12 +104,16 @@ def new_server_story(root, legacy):
     c.logout()
     say("IMAP login as ana: checked on the legacy server over STARTTLS "
         "(certificate verified), proxied there: LIST shows %d folders" % len(data))
+    # bruno reads his mail over POP3, but is imported over IMAP: POP3
+    # imports over TLS can hang in Debian 12's Dovecot (README, "Known
+    # limits"), and this legacy server speaks TLS
+    c = new.imap(bruno, password=legacy.users[bruno])
+    c.logout()
     p = new.pop3(bruno, password=legacy.users[bruno])
     uidls = p.uidl()[1]
     p.quit()
-    say("POP3 login as bruno (a POP3-only user): checked on the legacy server over "
-        "POP3, proxied, %d messages, first UIDL %s (the legacy server's own)"
-        % (len(uidls), uidls[0].decode().split()[1]))
+    say("IMAP, then POP3 login as bruno: proxied, %d messages, first UIDL %s (the "
+        "legacy server's own)" % (len(uidls), uidls[0].decode().split()[1]))
     c = new.imap(carla, password=legacy.users[carla])
     c.logout()
     procs.wait_for(lambda: all(account_state(new, u) != "none"
@@ -191,19 +195,6 @@ def new_server_story(root, legacy):
             if "special-folders" in line and carla in line:
                 say("migration log: " + line.strip().split(" ", 3)[3])
 
-    out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
-                      "-u", bruno)
-    p = legacy.pop3(bruno)
-    legacy_uidls = p.uidl()[1]
-    p.quit()
-    p = new.pop3(bruno, password=legacy.users[bruno])
-    local_uidls = p.uidl()[1]
-    p.quit()
-    if local_uidls != legacy_uidls:
-        raise SystemExit("demo: bruno's POP3 UIDLs changed")
-    say("bruno cut over too: POP3 on the new server lists the same %d UIDLs as the "
-        "legacy server (his client downloads nothing again)" % len(local_uidls))
-
     step("After the cut-over: the ledger copier and finish")
     c = legacy.imap(carla)
     c.append("INBOX", None, None, b"From: late@example.org\r\nSubject: relayed during "
@@ -222,7 +213,7 @@ def new_server_story(root, legacy):
     if n2 != n + 1:
         raise SystemExit("demo: finish did not copy the late message exactly once")
     say("carla's INBOX: %d messages, the late one once; her legacy credential is "
-        "wiped, ana (not migrated) keeps hers" % n2)
+        "wiped, ana and bruno (not migrated) keep theirs" % n2)
     return new
 
 

@@ -101,7 +101,9 @@ static const char *cutover_final_pass(struct cutover *c)
 		/* dsync, then the marks, which bring the local counts */
 		reason = cutover_run(c, &child, child_spawn_pass(c->dovecot_config,
 			&child, c->address, c->account.protocol,
-			c->config->import_prefetch, FALSE), NULL);
+			migrate_config_prefetch(c->config, c->account.domain,
+				c->account.protocol == MIGRATE_PROTOCOL_POP3),
+			FALSE), NULL);
 		if (reason != NULL)
 			return reason;
 		return cutover_run(c, &child, child_spawn_sweep(c->dovecot_config,

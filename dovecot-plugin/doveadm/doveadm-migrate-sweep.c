@@ -74,6 +74,7 @@ struct sweep_cmd_context {
 	bool mark;
 	const char *address;
 	bool pop3;
+	unsigned int prefetch;
 	uint64_t copied;
 };
 
@@ -660,7 +661,7 @@ static int sweep_legacy_user(struct sweep_cmd_context *cmd,
 {
 	const char *error;
 
-	if (migrate_legacy_user(&cmd->base.ctx, cmd->pop3, cmd->base.config->import_prefetch,
+	if (migrate_legacy_user(&cmd->base.ctx, cmd->pop3, cmd->prefetch,
 				legacy_user_r, &error) < 0)
 		return sweep_fail(cmd, "legacy mailbox: %s", error);
 	return 0;
@@ -782,6 +783,8 @@ static int cmd_sweep_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 	if (migrate_mail_cmd_account(&cmd->base, user, &account) < 0)
 		return -1;
 	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
+	cmd->prefetch = migrate_config_prefetch(cmd->base.config, account.domain,
+						cmd->pop3);
 	cmd->copied = 0;
 	/* two sweeps of one account would both copy what neither has
 	   recorded yet */

@@ -332,7 +332,9 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 	if (migrate_mail_cmd_account(&cmd->base, user, &account) < 0)
 		return -1;
 	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
-	if (migrate_legacy_user(_ctx, cmd->pop3, cmd->base.config->import_prefetch,
+	if (migrate_legacy_user(_ctx, cmd->pop3,
+				migrate_config_prefetch(cmd->base.config,
+							account.domain, cmd->pop3),
 				&legacy_user, &error) < 0)
 		return verify_fail(cmd, user->username,
 				   t_strconcat("legacy mailbox: ", error, NULL));

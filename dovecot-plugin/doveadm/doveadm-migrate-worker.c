@@ -106,6 +106,8 @@ struct import_job {
 	bool dsync;
 	/* the account lives here already (add --messages-only) */
 	bool local;
+	/* messages its passes ask for ahead */
+	unsigned int prefetch;
 	/* its quota in kB, checked against the legacy size before the
 	   first pass; 0: none, or nothing to check any more */
 	uint64_t quota_kbytes;
@@ -332,7 +334,7 @@ static int worker_job_start_dsync_pass(struct worker *worker, struct import_job 
 	}
 	return child_spawn_pass(worker->dovecot_config, &job->main,
 				job->address, job->protocol,
-				worker->config->import_prefetch, TRUE);
+				job->prefetch, TRUE);
 }
 
 static int worker_job_start_pass(struct worker *worker, struct import_job *job)
@@ -789,6 +791,8 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 	job->protocol = account.protocol;
 	job->progress = account.progress;
 	job->local = account.local;
+	job->prefetch = migrate_config_prefetch(worker->config, account.domain,
+						account.protocol == MIGRATE_PROTOCOL_POP3);
 	/* only before anything was imported: later passes bring only what
 	   is new, and the quota plugin has its say on that */
 	if (account.progress.pass == 0) {

@@ -318,6 +318,22 @@ class KnownAccountsTest(CaptureCase):
         out = new.doveadm("user", "-x", "service=imap", user).stdout.decode()
         self.assertNotIn("imapc_", out)
 
+    def test_userdb_pop3_account_of_a_starttls_domain_uses_pop3s(self):
+        """Dovecot 2.3.19's pop3c never logs in after STLS: a POP3 account
+        of a tls = starttls domain gets implicit TLS on pop3s_port."""
+        user = "popper@" + DOMAIN
+        legacy = self.legacy_server([user])
+        new = self.new(legacy, "starttls")
+        res, p = self.pop3_login(new.port_pop3, user, legacy.users[user])
+        self.assertEqual(res, "OK", p)
+        p.quit()
+        self.account(new, user)
+        fields = dict(line.split("\t", 1) for line in
+                      new.doveadm("user", user).stdout.decode().splitlines()[1:])
+        self.assertEqual((fields["pop3c_ssl"], fields["pop3c_port"]),
+                         ("pop3s", str(legacy.port_pop3s)))
+        self.assertNotIn("imapc_host", fields)
+
 
 class ModesTest(CaptureCase):
 
