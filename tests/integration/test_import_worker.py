@@ -472,7 +472,9 @@ class ImportWorkerTest(ImportCase):
             if state not in ("queued", "importing"):
                 break
             kills += 1
-        self.assertEqual(kills, 20, "the import ended (%s) after %d kills" % (state, kills))
+        self.assertEqual(kills, 20, "the import ended (%s: %s) after %d kills; worker "
+                         "log:\n%s" % (state, self.status(new, "-u", user)["last_error"],
+                                       kills, procs.read_text(log)[-3000:]))
         # each later worker took the dead one's job from its lease
         self.assertGreaterEqual(procs.read_text(log).count("resuming an interrupted import"),
                                 15)
