@@ -55,8 +55,7 @@ static const struct {
 	[MIGRATE_SPECIAL_ARCHIVE] = { "\\Archive", "Archive", archive_names },
 };
 
-/* Is flag one of the space-separated words of flags? */
-static bool has_flag(const char *flags, const char *flag)
+bool migrate_special_use_has_flag(const char *flags, const char *flag)
 {
 	size_t len = strlen(flag);
 	const char *p = flags;
@@ -91,7 +90,7 @@ migrate_special_folder_classify(const char *name, char separator,
 
 	for (use = MIGRATE_SPECIAL_SENT; special_use != NULL &&
 	     use < MIGRATE_SPECIAL_COUNT; use++) {
-		if (has_flag(special_use, uses[use].flag))
+		if (migrate_special_use_has_flag(special_use, uses[use].flag))
 			return (enum migrate_special_use)use;
 	}
 	if (strncasecmp(name, "INBOX", 5) == 0 && name[5] == separator &&

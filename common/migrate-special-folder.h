@@ -8,6 +8,8 @@
    "[Gmail]/..." (Gmail's "All Mail" is not an archive: it holds every
    message, so it is never merged). */
 
+#include <stdbool.h>
+
 enum migrate_special_use {
 	MIGRATE_SPECIAL_NONE = 0,
 	MIGRATE_SPECIAL_SENT,
@@ -25,6 +27,9 @@ enum migrate_special_use {
 enum migrate_special_use
 migrate_special_folder_classify(const char *name, char separator,
 				const char *special_use);
+/* Is flag one of the space-separated words of flags (case-insensitive)?
+   For LIST flags and Dovecot's special_use settings alike. */
+bool migrate_special_use_has_flag(const char *flags, const char *flag);
 /* "\\Sent", ...; NULL for NONE */
 const char *migrate_special_use_flag(enum migrate_special_use use);
 /* The local folder name when the server configures none: "Sent", ... */

@@ -164,10 +164,11 @@ static const char *aliases_record(struct aliases_cmd_context *cmd,
 	char error[512];
 	int ret;
 
-	if ((ret = migrate_store_account_get(store, alias, &account,
-					     error, sizeof(error))) != 0)
-		return ret < 0 ? (*error_r = t_strdup(error), NULL) : "account";
-	ret = migrate_store_alias_get(store, alias, &existing, error, sizeof(error));
+	ret = migrate_store_account_get(store, alias, &account, error, sizeof(error));
+	if (ret > 0)
+		return "account";
+	if (ret == 0)
+		ret = migrate_store_alias_get(store, alias, &existing, error, sizeof(error));
 	if (ret < 0) {
 		*error_r = t_strdup(error);
 		return NULL;

@@ -48,18 +48,6 @@ struct special_cmd_context {
 #define special_box_fail(cmd, box, what) \
 	migrate_mail_cmd_box_fail(&(cmd)->base, (cmd)->address, box, what)
 
-/* Is the space-separated flag list's word flag in it? */
-static bool special_has_flag(const char *flags, const char *flag)
-{
-	const char *const *word;
-
-	for (word = t_strsplit_spaces(flags, " "); *word != NULL; word++) {
-		if (strcasecmp(*word, flag) == 0)
-			return TRUE;
-	}
-	return FALSE;
-}
-
 const char *migrate_special_local_name(struct mail_user *user,
 				       enum migrate_special_use use)
 {
@@ -70,7 +58,7 @@ const char *migrate_special_local_name(struct mail_user *user,
 	if (array_is_created(&ns->set->mailboxes)) {
 		array_foreach(&ns->set->mailboxes, set) {
 			if ((*set)->special_use != NULL &&
-			    special_has_flag((*set)->special_use, flag))
+			    migrate_special_use_has_flag((*set)->special_use, flag))
 				return t_strconcat(ns->prefix, (*set)->name, NULL);
 		}
 	}

@@ -51,6 +51,10 @@ static void test_special_folder_names(void)
 	test_assert_strcmp(migrate_special_use_flag(MIGRATE_SPECIAL_JUNK), "\\Junk");
 	test_assert_strcmp(migrate_special_use_default_name(MIGRATE_SPECIAL_SENT), "Sent");
 	test_assert(migrate_special_use_flag(MIGRATE_SPECIAL_NONE) == NULL);
+	/* whole words only, any case: LIST flags and special_use settings */
+	test_assert(migrate_special_use_has_flag("\\HasNoChildren \\sent", "\\Sent"));
+	test_assert(!migrate_special_use_has_flag("\\Sentinel", "\\Sent"));
+	test_assert(!migrate_special_use_has_flag("", "\\Sent"));
 	test_end();
 }
 
