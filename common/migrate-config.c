@@ -97,7 +97,6 @@ static const struct key_def domain_keys[] = {
 	D(legacy_host, VALUE_STRING),
 	D(imap_port, VALUE_PORT),
 	D(pop3_port, VALUE_PORT),
-	D(pop3s_port, VALUE_PORT),
 	D(smtp_port, VALUE_PORT),
 	{ "tls", VALUE_ENUM, offsetof(struct migrate_domain, tls), tls_names, 0 },
 	D(legacy_user, VALUE_STRING),
@@ -363,7 +362,6 @@ static void domain_defaults(struct migrate_domain *d)
 {
 	d->imap_port = 143;
 	d->pop3_port = 110;
-	d->pop3s_port = 995;
 	d->smtp_port = 25;
 	d->tls = MIGRATE_TLS_STARTTLS;
 	d->legacy_user = xstrdup("%u");
@@ -725,12 +723,3 @@ int migrate_domain_legacy_user(const struct migrate_domain *domain,
 	return ok ? 0 : -1;
 }
 
-unsigned int migrate_config_prefetch(const struct migrate_config *config,
-				     const char *domain, bool pop3)
-{
-	const struct migrate_domain *d = migrate_config_find_domain(config, domain);
-
-	if (pop3 && (d == NULL || d->tls != MIGRATE_TLS_NONE))
-		return 0;
-	return config->import_prefetch;
-}

@@ -56,10 +56,6 @@ struct migrate_domain {
 	char *name;		/* lower-case */
 	char *legacy_host;
 	uint16_t imap_port, pop3_port, smtp_port; /* 0 disables */
-	/* POP3 imports with tls = starttls use implicit TLS on this port:
-	   Dovecot 2.3's pop3c never logs in after STLS (it waits for a line
-	   the server does not send); 0: import over STLS anyway */
-	uint16_t pop3s_port;
 	enum migrate_tls_mode tls;
 	char *legacy_user;	/* %u, %n, %d template */
 	bool tls_verify;
@@ -205,13 +201,6 @@ int migrate_domain_legacy_user(const struct migrate_domain *domain,
 			       const char *typed, const char *local,
 			       const char *domain_name,
 			       char *out, size_t out_size);
-
-/* How many messages an import of an account of domain (by name) asks the
-   legacy server for ahead: import_prefetch, except for POP3 over TLS,
-   where Dovecot 2.3's pop3c waits on the socket for replies its TLS layer
-   has already read and hangs with several commands in flight: none. */
-unsigned int migrate_config_prefetch(const struct migrate_config *config,
-				     const char *domain, bool pop3);
 
 const char *migrate_tls_mode_name(enum migrate_tls_mode mode);
 

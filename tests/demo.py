@@ -79,7 +79,6 @@ def new_server_story(root, legacy):
                      {DOMAIN: {"legacy_host": "127.0.0.1",
                                "imap_port": legacy.port_imap,
                                "pop3_port": legacy.port_pop3,
-                               "pop3s_port": legacy.port_pop3s,
                                "tls": "starttls", "ca_file": legacy.tls["ca"],
                                # Dovecot 2.3's login proxy trusts only the
                                # system's CA store, not this test CA

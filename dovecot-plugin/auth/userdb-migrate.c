@@ -118,17 +118,13 @@ static bool migrate_user_legacy_fields(struct migrate_user_lookup *lookup)
 	}
 	proto = pop3 ? "pop3c" : "imapc";
 	set_field(request, proto, "host", domain->legacy_host);
-	if (pop3 && domain->tls == MIGRATE_TLS_STARTTLS && domain->pop3s_port != 0) {
-		/* Dovecot 2.3's pop3c hangs after STLS: implicit TLS */
-		set_field(request, proto, "port", dec2str(domain->pop3s_port));
-		set_field(request, proto, "ssl", "pop3s");
-	} else {
-		set_field(request, proto, "port",
-			  dec2str(pop3 ? domain->pop3_port : domain->imap_port));
-		set_field(request, proto, "ssl", domain->tls == MIGRATE_TLS_NONE ? "no" :
-			  domain->tls == MIGRATE_TLS_STARTTLS ? "starttls" :
-			  pop3 ? "pop3s" : "imaps");
-	}
+	/* our importer sends pop3c over TLS through its relay instead
+	   (migrate-pop3-relay.h), overriding host, port and ssl */
+	set_field(request, proto, "port",
+		  dec2str(pop3 ? domain->pop3_port : domain->imap_port));
+	set_field(request, proto, "ssl", domain->tls == MIGRATE_TLS_NONE ? "no" :
+		  domain->tls == MIGRATE_TLS_STARTTLS ? "starttls" :
+		  pop3 ? "pop3s" : "imaps");
 	set_field(request, proto, "ssl_verify", domain->tls_verify ? "yes" : "no");
 	set_field(request, proto, "user", user);
 	set_field(request, proto, "password", password);

@@ -5,6 +5,8 @@
 #include "array.h"
 #include "str.h"
 #include "strescape.h"
+#include "migrate-config.h"
+#include "migrate-pop3-relay.h"
 #include "doveadm-migrate-child.h"
 
 #include <fcntl.h>
@@ -29,8 +31,16 @@ static int temp_fd(void)
 	return fd;
 }
 
+/* The child is over: so is its relay. */
+static void child_ended(struct child *child)
+{
+	child->pid = 0;
+	migrate_pop3_relay_stop(&child->relay);
+}
+
 void child_close(struct child *child)
 {
+	migrate_pop3_relay_stop(&child->relay);
 	if (child->out_fd != -1)
 		i_close_fd(&child->out_fd);
 	if (child->err_fd != -1)
@@ -105,12 +115,38 @@ child_supervise(struct child *child, char **argv)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE);
 }
 
-int child_spawn(const char *dovecot_config, struct child *child,
-		const char *const *args)
+/* Starts the relay a POP3 account of a TLS domain needs (domain NULL:
+   none), and points pop3c at it. */
+static int child_relay(struct child *child, const struct migrate_domain *domain,
+		       ARRAY_TYPE(const_string) *argv)
+{
+	struct migrate_pop3_relay_target target;
+	char error[256];
+	const char *settings[] = {
+		"-o", "pop3c_host=127.0.0.1", "-o", NULL, "-o", "pop3c_ssl=no"
+	};
+
+	if (domain == NULL || !migrate_pop3_relay_target(domain, &target))
+		return 0;
+	if (migrate_pop3_relay_start(&target, child->err_fd, &child->relay, error,
+				     sizeof(error)) < 0) {
+		i_error("migrate: %s", error);
+		return -1;
+	}
+	settings[3] = t_strdup_printf("pop3c_port=%u", child->relay.port);
+	array_append(argv, settings, N_ELEMENTS(settings));
+	return 0;
+}
+
+/* doveadm [-c dovecot_config] [relay settings] args */
+static int child_spawn_with(const char *dovecot_config, struct child *child,
+			    const char *const *args,
+			    const struct migrate_domain *pop3_domain)
 {
 	ARRAY_TYPE(const_string) argv;
 	const char *arg;
 
+	i_zero(&child->relay);
 	child->out_fd = temp_fd();
 	child->err_fd = temp_fd();
 	if (child->out_fd == -1 || child->err_fd == -1) {
@@ -124,6 +160,10 @@ int child_spawn(const char *dovecot_config, struct child *child,
 		arg = "-c";
 		array_push_back(&argv, &arg);
 		array_push_back(&argv, &dovecot_config);
+	}
+	if (child_relay(child, pop3_domain, &argv) < 0) {
+		child_close(child);
+		return -1;
 	}
 	for (; *args != NULL; args++)
 		array_push_back(&argv, args);
@@ -140,18 +180,25 @@ int child_spawn(const char *dovecot_config, struct child *child,
 	return 0;
 }
 
+int child_spawn(const char *dovecot_config, struct child *child,
+		const char *const *args)
+{
+	return child_spawn_with(dovecot_config, child, args, NULL);
+}
+
 int child_status(struct child *child)
 {
 	int status;
 
 	if (child->pid <= 0 || waitpid(child->pid, &status, WNOHANG) != child->pid)
 		return -1;
-	child->pid = 0;
+	child_ended(child);
 	return status;
 }
 
 int child_spawn_count(const char *dovecot_config, struct child *child,
 		      const char *address, enum migrate_protocol protocol,
+		      const struct migrate_domain *domain,
 		      enum child_count_kind kind)
 {
 	const char *location = protocol == MIGRATE_PROTOCOL_POP3 ?
@@ -166,12 +213,15 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 		"*", NULL
 	};
 
-	return child_spawn(dovecot_config, child,
-			   kind == CHILD_COUNT_LOCAL ? args + 2 : args);
+	if (kind == CHILD_COUNT_LOCAL)
+		return child_spawn(dovecot_config, child, args + 2);
+	return child_spawn_with(dovecot_config, child, args,
+				protocol == MIGRATE_PROTOCOL_POP3 ? domain : NULL);
 }
 
 int child_spawn_pass(const char *dovecot_config, struct child *child,
 		     const char *address, enum migrate_protocol protocol,
+		     const struct migrate_domain *domain,
 		     unsigned int prefetch, bool unflushed)
 {
 	const char *args[] = {
@@ -186,13 +236,15 @@ int child_spawn_pass(const char *dovecot_config, struct child *child,
 			"pop3c:~/"MIGRATE_POP3C_INDEX_DIR : "imapc:", NULL
 	};
 
+	if (protocol != MIGRATE_PROTOCOL_POP3)
+		domain = NULL;
 	if (!unflushed) {
 		/* Dovecot's own fsync setting */
 		args[2] = args[0];
 		args[3] = args[1];
-		return child_spawn(dovecot_config, child, args + 2);
+		return child_spawn_with(dovecot_config, child, args + 2, domain);
 	}
-	return child_spawn(dovecot_config, child, args);
+	return child_spawn_with(dovecot_config, child, args, domain);
 }
 
 int child_spawn_flush(const char *dovecot_config, struct child *child,
@@ -290,7 +342,7 @@ int child_wait(struct child *child)
 			return -1;
 		}
 	}
-	child->pid = 0;
+	child_ended(child);
 	return status;
 }
 

@@ -9,11 +9,16 @@
    it when the worker dies, even killed with -9. */
 
 #include "migrate-account.h"
+#include "migrate-pop3-relay.h"
+
+struct migrate_domain;
 
 /* one child doveadm: its stdout and stderr in unlinked temporary files */
 struct child {
 	pid_t pid;
 	int out_fd, err_fd;
+	/* for pop3c over TLS, from spawn until the child is reaped */
+	struct migrate_pop3_relay relay;
 };
 
 /* Starts `doveadm [-c dovecot_config] ARGS...`. */
@@ -28,9 +33,12 @@ enum child_count_kind {
 	/* the legacy one with sizes, when a quota must be checked first */
 	CHILD_COUNT_LEGACY_SIZES,
 };
-/* `mailbox status` (-f tab) of the account's mailbox. */
+/* `mailbox status` (-f tab) of the account's mailbox. The legacy
+   domain's POP3 server is reached through a TLS relay when the domain
+   has TLS (migrate-pop3-relay.h). */
 int child_spawn_count(const char *dovecot_config, struct child *child,
 		      const char *address, enum migrate_protocol protocol,
+		      const struct migrate_domain *domain,
 		      enum child_count_kind kind);
 /* Children spawned from now on read the network at most this fast
    (migrate-pace.c; 0: no cap). */
@@ -40,9 +48,11 @@ void child_set_pace(uint64_t bytes_per_sec);
 #define MIGRATE_POP3C_INDEX_DIR ".dovecot-migrate/pop3c"
 /* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3), asking
    for prefetch messages ahead; unflushed: without fsync (the caller
-   flushes, doveadm-migrate-replica.h). */
+   flushes, doveadm-migrate-replica.h). POP3 over TLS goes through a
+   relay, as for counts. */
 int child_spawn_pass(const char *dovecot_config, struct child *child,
 		     const char *address, enum migrate_protocol protocol,
+		     const struct migrate_domain *domain,
 		     unsigned int prefetch, bool unflushed);
 /* `migrate flush -c MIGRATE_CONFIG -u ADDRESS`, with -D to discard. */
 int child_spawn_flush(const char *dovecot_config, struct child *child,

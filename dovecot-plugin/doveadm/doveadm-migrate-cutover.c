@@ -101,9 +101,8 @@ static const char *cutover_final_pass(struct cutover *c)
 		/* dsync, then the marks, which bring the local counts */
 		reason = cutover_run(c, &child, child_spawn_pass(c->dovecot_config,
 			&child, c->address, c->account.protocol,
-			migrate_config_prefetch(c->config, c->account.domain,
-				c->account.protocol == MIGRATE_PROTOCOL_POP3),
-			FALSE), NULL);
+			migrate_config_find_domain(c->config, c->account.domain),
+			c->config->import_prefetch, FALSE), NULL);
 		if (reason != NULL)
 			return reason;
 		return cutover_run(c, &child, child_spawn_sweep(c->dovecot_config,
@@ -116,7 +115,8 @@ static const char *cutover_final_pass(struct cutover *c)
 		return reason;
 	/* a failed count only leaves the progress record behind */
 	(void)cutover_run(c, &child, child_spawn_count(c->dovecot_config, &child,
-		c->address, c->account.protocol, CHILD_COUNT_LOCAL), child_count);
+		c->address, c->account.protocol, NULL, CHILD_COUNT_LOCAL),
+		child_count);
 	return NULL;
 }
 

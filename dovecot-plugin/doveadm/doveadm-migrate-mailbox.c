@@ -11,22 +11,53 @@
 #include "mailbox-list-iter.h"
 #include "doveadm-mail.h"
 
+#include "migrate-config.h"
 #include "doveadm-migrate-mailbox.h"
 
-int migrate_legacy_user(struct doveadm_mail_cmd_context *ctx, bool pop3,
-			unsigned int prefetch, struct mail_user **user_r,
+static void legacy_set(struct setting_parser_context *set_parser,
+		       const char *key, const char *value)
+{
+	if (settings_parse_keyvalue(set_parser, key, value) <= 0)
+		i_panic("migrate: setting %s unknown to Dovecot", key);
+}
+
+int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
+			const struct migrate_domain *domain, bool pop3,
+			unsigned int prefetch, struct migrate_legacy *legacy_r,
 			const char **error_r)
 {
 	struct setting_parser_context *set_parser;
+	struct migrate_pop3_relay_target target;
+	char error[256];
 
+	i_zero(legacy_r);
 	set_parser = mail_storage_service_user_get_settings_parser(ctx->cur_service_user);
-	if (settings_parse_keyvalue(set_parser, "mail_location",
-				    pop3 ? "pop3c:" : "imapc:") < 0 ||
-	    settings_parse_keyvalue(set_parser, "mail_prefetch_count",
-				    dec2str(prefetch)) < 0)
-		i_unreached();
-	return mail_storage_service_next(ctx->storage_service, ctx->cur_service_user,
-					 user_r, error_r);
+	legacy_set(set_parser, "mail_location", pop3 ? "pop3c:" : "imapc:");
+	legacy_set(set_parser, "mail_prefetch_count", dec2str(prefetch));
+	if (pop3 && domain != NULL && migrate_pop3_relay_target(domain, &target)) {
+		if (migrate_pop3_relay_start(&target, STDERR_FILENO,
+					     &legacy_r->relay, error,
+					     sizeof(error)) < 0) {
+			*error_r = t_strdup(error);
+			return -1;
+		}
+		legacy_set(set_parser, "pop3c_host", "127.0.0.1");
+		legacy_set(set_parser, "pop3c_port", dec2str(legacy_r->relay.port));
+		legacy_set(set_parser, "pop3c_ssl", "no");
+	}
+	if (mail_storage_service_next(ctx->storage_service, ctx->cur_service_user,
+				      &legacy_r->user, error_r) < 0) {
+		migrate_legacy_close(legacy_r);
+		return -1;
+	}
+	return 0;
+}
+
+void migrate_legacy_close(struct migrate_legacy *legacy)
+{
+	if (legacy->user != NULL)
+		mail_user_deinit(&legacy->user);
+	migrate_pop3_relay_stop(&legacy->relay);
 }
 
 int migrate_list_folders(struct mail_user *user, bool pop3,

@@ -6,10 +6,12 @@
 
 #include "array.h"
 #include "sha2.h"
+#include "migrate-pop3-relay.h"
 
 struct doveadm_mail_cmd_context;
 struct mail;
 struct mail_user;
+struct migrate_domain;
 
 /* a selectable folder of a user */
 struct migrate_folder_entry {
@@ -20,11 +22,20 @@ struct migrate_folder_entry {
 };
 ARRAY_DEFINE_TYPE(migrate_folder_entry, struct migrate_folder_entry);
 
+/* the legacy mailbox, open */
+struct migrate_legacy {
+	struct mail_user *user;
+	/* pop3c's way to a TLS domain's server */
+	struct migrate_pop3_relay relay;
+};
 /* The command's current user again, on imapc: (pop3c: for POP3) through
-   the userdb's legacy fields, reading prefetch messages ahead. */
-int migrate_legacy_user(struct doveadm_mail_cmd_context *ctx, bool pop3,
-			unsigned int prefetch, struct mail_user **user_r,
+   the userdb's legacy fields, reading prefetch messages ahead; POP3 of
+   a TLS domain through a relay (migrate-pop3-relay.h). */
+int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
+			const struct migrate_domain *domain, bool pop3,
+			unsigned int prefetch, struct migrate_legacy *legacy_r,
 			const char **error_r);
+void migrate_legacy_close(struct migrate_legacy *legacy);
 /* The user's selectable private folders with their subscription (data
    stack); POP3: INBOX only. */
 int migrate_list_folders(struct mail_user *user, bool pop3,

@@ -191,15 +191,18 @@ static int special_account(struct special_cmd_context *cmd, struct mail_user *us
 {
 	ARRAY_TYPE(migrate_folder_entry) folders;
 	const struct migrate_folder_entry *folder;
+	struct migrate_legacy legacy;
 	struct mail_user *legacy_user;
 	const char *error, *target;
 	char sep;
 	int ret;
 
-	if (migrate_legacy_user(&cmd->base.ctx, FALSE,
+	/* special folders are an IMAP matter: never pop3c */
+	if (migrate_legacy_open(&cmd->base.ctx, NULL, FALSE,
 				cmd->base.config->import_prefetch,
-				&legacy_user, &error) < 0)
+				&legacy, &error) < 0)
 		return special_fail(cmd, t_strconcat("legacy mailbox: ", error, NULL));
+	legacy_user = legacy.user;
 	sep = mail_namespace_get_sep(mail_namespace_find_inbox(legacy_user->namespaces));
 	ret = migrate_list_folders(legacy_user, FALSE, &folders);
 	if (ret < 0)
@@ -221,7 +224,7 @@ static int special_account(struct special_cmd_context *cmd, struct mail_user *us
 					     migrate_special_use_flag(use), target);
 		} T_END;
 	}
-	mail_user_deinit(&legacy_user);
+	migrate_legacy_close(&legacy);
 	return ret;
 }
 

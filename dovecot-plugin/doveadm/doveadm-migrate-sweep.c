@@ -74,7 +74,8 @@ struct sweep_cmd_context {
 	bool mark;
 	const char *address;
 	bool pop3;
-	unsigned int prefetch;
+	/* the account's domain (config memory), NULL when gone from it */
+	const struct migrate_domain *domain;
 	uint64_t copied;
 };
 
@@ -656,13 +657,14 @@ static int sweep_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
 /* ---- the folders ------------------------------------------------------------ */
 
 /* The user's selectable folders (data stack); -1 when listing failed. */
-static int sweep_legacy_user(struct sweep_cmd_context *cmd,
-			     struct mail_user **legacy_user_r)
+static int sweep_legacy_open(struct sweep_cmd_context *cmd,
+			     struct migrate_legacy *legacy_r)
 {
 	const char *error;
 
-	if (migrate_legacy_user(&cmd->base.ctx, cmd->pop3, cmd->prefetch,
-				legacy_user_r, &error) < 0)
+	if (migrate_legacy_open(&cmd->base.ctx, cmd->domain, cmd->pop3,
+				cmd->base.config->import_prefetch, legacy_r,
+				&error) < 0)
 		return sweep_fail(cmd, "legacy mailbox: %s", error);
 	return 0;
 }
@@ -670,14 +672,16 @@ static int sweep_legacy_user(struct sweep_cmd_context *cmd,
 static int sweep_account(struct sweep_cmd_context *cmd, struct mail_user *user)
 {
 	struct migrate_ledger_account la;
+	struct migrate_legacy legacy;
 	struct mail_user *legacy_user;
 	ARRAY_TYPE(migrate_folder_entry) folders;
 	const struct migrate_folder_entry *folder;
 	char error[512];
 	int ret = 0;
 
-	if (sweep_legacy_user(cmd, &legacy_user) < 0)
+	if (sweep_legacy_open(cmd, &legacy) < 0)
 		return -1;
+	legacy_user = legacy.user;
 	if (migrate_list_folders(legacy_user, cmd->pop3, &folders) < 0) {
 		ret = sweep_fail(cmd, "listing the legacy folders failed: %s",
 				 mailbox_list_get_last_internal_error(
@@ -690,7 +694,7 @@ static int sweep_account(struct sweep_cmd_context *cmd, struct mail_user *user)
 			ret = sweep_folder(cmd, user, legacy_user, folder);
 		} T_END;
 	}
-	mail_user_deinit(&legacy_user);
+	migrate_legacy_close(&legacy);
 	if (ret < 0)
 		return -1;
 	if (migrate_store_ledger_account_get(cmd->base.store, cmd->address, &la,
@@ -783,8 +787,7 @@ static int cmd_sweep_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 	if (migrate_mail_cmd_account(&cmd->base, user, &account) < 0)
 		return -1;
 	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
-	cmd->prefetch = migrate_config_prefetch(cmd->base.config, account.domain,
-						cmd->pop3);
+	cmd->domain = migrate_config_find_domain(cmd->base.config, account.domain);
 	cmd->copied = 0;
 	/* two sweeps of one account would both copy what neither has
 	   recorded yet */

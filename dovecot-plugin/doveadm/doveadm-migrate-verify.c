@@ -325,6 +325,7 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 	ARRAY_TYPE(migrate_folder_entry) folders;
 	ARRAY_TYPE(verify_pair) pairs = ARRAY_INIT;
 	struct migrate_account account;
+	struct migrate_legacy legacy;
 	struct mail_user *legacy_user;
 	const char *error;
 	int ret;
@@ -332,12 +333,13 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 	if (migrate_mail_cmd_account(&cmd->base, user, &account) < 0)
 		return -1;
 	cmd->pop3 = account.protocol == MIGRATE_PROTOCOL_POP3;
-	if (migrate_legacy_user(_ctx, cmd->pop3,
-				migrate_config_prefetch(cmd->base.config,
-							account.domain, cmd->pop3),
-				&legacy_user, &error) < 0)
+	if (migrate_legacy_open(_ctx, migrate_config_find_domain(cmd->base.config,
+								 account.domain),
+				cmd->pop3, cmd->base.config->import_prefetch,
+				&legacy, &error) < 0)
 		return verify_fail(cmd, user->username,
 				   t_strconcat("legacy mailbox: ", error, NULL));
+	legacy_user = legacy.user;
 	ret = migrate_list_folders(legacy_user, cmd->pop3, &folders);
 	if (ret < 0)
 		ret = verify_fail(cmd, user->username, "listing the legacy folders failed");
@@ -349,7 +351,7 @@ static int cmd_verify_run(struct doveadm_mail_cmd_context *_ctx, struct mail_use
 					    array_idx(&pairs, i));
 		} T_END;
 	}
-	mail_user_deinit(&legacy_user);
+	migrate_legacy_close(&legacy);
 	if (ret < 0)
 		return -1;
 	i_info("migrate verify: %s: %u folders, %u legacy messages compared, "

@@ -89,7 +89,9 @@ enum import_step {
 
 struct import_job {
 	char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
-	/* its domain's legacy_host (config memory), for the per-host cap */
+	/* its domain (config memory; NULL when gone from the config) and its
+	   legacy_host, for the per-host cap */
+	const struct migrate_domain *domain;
 	const char *legacy_host;
 	enum migrate_protocol protocol;
 	enum import_step step;
@@ -106,8 +108,6 @@ struct import_job {
 	bool dsync;
 	/* the account lives here already (add --messages-only) */
 	bool local;
-	/* messages its passes ask for ahead */
-	unsigned int prefetch;
 	/* its quota in kB, checked against the legacy size before the
 	   first pass; 0: none, or nothing to check any more */
 	uint64_t quota_kbytes;
@@ -333,8 +333,8 @@ static int worker_job_start_dsync_pass(struct worker *worker, struct import_job 
 			"boot never flushed it (the machine crashed)");
 	}
 	return child_spawn_pass(worker->dovecot_config, &job->main,
-				job->address, job->protocol,
-				job->prefetch, TRUE);
+				job->address, job->protocol, job->domain,
+				worker->config->import_prefetch, TRUE);
 }
 
 static int worker_job_start_pass(struct worker *worker, struct import_job *job)
@@ -560,7 +560,7 @@ static bool worker_job_passes_done(struct worker *worker, struct import_job *job
 	worker_job_await_legacy_count(worker, job);
 	job->step = STEP_COUNT_LOCAL;
 	if (child_spawn_count(worker->dovecot_config, &job->main, job->address,
-			      job->protocol, CHILD_COUNT_LOCAL) == 0)
+			      job->protocol, NULL, CHILD_COUNT_LOCAL) == 0)
 		return TRUE;
 	worker_job_locally_counted(worker, job, -1);
 	return FALSE;
@@ -682,7 +682,8 @@ static void worker_job_count(struct worker *worker, struct import_job *job)
 	}
 	if (job->step == STEP_PASS && time(NULL) - job->counted >= WORKER_COUNT_SECS &&
 	    child_spawn_count(worker->dovecot_config, &job->counter,
-			      job->address, job->protocol, CHILD_COUNT_LOCAL) < 0)
+			      job->address, job->protocol, NULL,
+			      CHILD_COUNT_LOCAL) < 0)
 		job->counted = time(NULL);
 }
 
@@ -731,10 +732,8 @@ static bool worker_host_full(struct worker *worker, struct import_job *job,
 			     const struct migrate_account *account,
 			     time_t *retry_at_r)
 {
-	const struct migrate_domain *domain =
-		migrate_config_find_domain(worker->config, account->domain);
-
-	job->legacy_host = domain == NULL ? NULL : domain->legacy_host;
+	job->domain = migrate_config_find_domain(worker->config, account->domain);
+	job->legacy_host = job->domain == NULL ? NULL : job->domain->legacy_host;
 	return job->legacy_host != NULL &&
 		!legacy_hosts_admit(worker->hosts, job->legacy_host,
 				    worker_host_imports(worker, job->legacy_host),
@@ -791,8 +790,6 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 	job->protocol = account.protocol;
 	job->progress = account.progress;
 	job->local = account.local;
-	job->prefetch = migrate_config_prefetch(worker->config, account.domain,
-						account.protocol == MIGRATE_PROTOCOL_POP3);
 	/* only before anything was imported: later passes bring only what
 	   is new, and the quota plugin has its say on that */
 	if (account.progress.pass == 0) {
@@ -899,13 +896,13 @@ static bool worker_start_one(struct worker *worker)
 		/* a quota is checked before anything is imported */
 		job.step = STEP_COUNT_LEGACY;
 		ret = child_spawn_count(worker->dovecot_config, &job.main,
-					job.address, job.protocol,
+					job.address, job.protocol, job.domain,
 					job.quota_kbytes != 0 ?
 					CHILD_COUNT_LEGACY_SIZES : CHILD_COUNT_LEGACY);
 	} else {
 		/* the totals come beside the first pass: it need not wait */
 		job.counting_legacy = child_spawn_count(worker->dovecot_config,
-			&job.counter, job.address, job.protocol,
+			&job.counter, job.address, job.protocol, job.domain,
 			CHILD_COUNT_LEGACY) == 0;
 		ret = worker_job_start_pass(worker, &job);
 	}

@@ -11,6 +11,7 @@ import subprocess
 import time
 
 from harness import build, corpus, procs, verify
+from harness import tls as tlsmod
 from harness.cut_proxy import CutProxy
 from integration.test_login_capture import CaptureCase, DOMAIN
 
@@ -228,12 +229,13 @@ class ImportWorkerTest(ImportCase):
         # the retry is a minute away: --once finds nothing to do now
         self.assertEqual(self.worker(new), {})
 
-    def test_pop3_account_imported_with_its_uidls(self):
-        """An account captured over POP3 is imported with pop3c:. dsync
-        needs both sides' hierarchy separators spelled out (README). (Over
-        plain POP3: Dovecot 2.3.19's pop3c can hang over TLS, README.)"""
+    def check_pop3_import(self, tls):
+        """An account captured over POP3 is imported with pop3c: (through
+        our TLS relay when the domain has TLS), keeps its UIDLs through
+        the cut-over, and finish brings a late message once. dsync needs
+        both sides' hierarchy separators spelled out (README)."""
         user = "pop@" + DOMAIN
-        legacy, new = self.pop3_captured(user)
+        legacy, new = self.pop3_captured(user, tls)
         self.assertEqual(self.account(new, user), "queued pop3 %s 0" % DOMAIN)
         self.assertEqual(self.worker(new), {user: ["synced", ""]})
         p = legacy.pop3(user)
@@ -259,6 +261,56 @@ class ImportWorkerTest(ImportCase):
         p = new.pop3(user, master=True)
         self.assertEqual(p.uidl()[1], old[0])
         p.quit()
+        c = legacy.imap(user)
+        c.append("INBOX", None, None, b"Subject: late\r\n\r\nafter the flip\r\n")
+        c.logout()
+        for copied in (1, 0):
+            out = new.doveadm("-f", "tab", "migrate", "finish", "-c", new.migrate_conf,
+                              "--keep-credentials")
+            self.assertEqual(out.stdout.decode().splitlines()[1:],
+                             ["%s\t%d\tfinished\t" % (user, copied)])
+        p = new.pop3(user, master=True)
+        self.assertEqual(len(p.uidl()[1]), 6)
+        self.assertEqual(b"\n".join(p.retr(6)[1]).split(b"\n")[-1], b"after the flip")
+        p.quit()
+        return legacy, new
+
+    def test_pop3_account_imported_with_its_uidls(self):
+        self.check_pop3_import("none")
+
+    def test_pop3_account_of_a_starttls_domain_through_the_relay(self):
+        """Dovecot 2.3.19's pop3c cannot STLS, and hangs over TLS: our
+        relay does the TLS, and pop3c never talks to the legacy server."""
+        legacy, new = self.check_pop3_import("starttls")
+        # the importer's logins came over TLS (the relay's); the test's
+        # own client logs in plain ("secured")
+        logins = [line for line in legacy.log_text().splitlines()
+                  if "pop3-login: Info: Login: user=<pop@" in line and
+                  ", TLS," in line]
+        self.assertGreater(len(logins), 5)
+
+    def test_pop3_account_of_an_implicit_tls_domain_through_the_relay(self):
+        self.check_pop3_import("tls")
+
+    def test_pop3_relay_refuses_an_untrusted_certificate(self):
+        """A legacy certificate the domain's ca_file does not vouch for:
+        the import fails and says why; nothing is imported."""
+        user = "pop@" + DOMAIN
+        legacy, new = self.pop3_captured(user, "starttls")
+        # captured with the right CA; then the config names another one
+        foreign = tlsmod.make_ca_and_cert(os.path.join(self.root, "other-ca"))["ca"]
+        with open(new.migrate_conf) as f:
+            text = f.read()
+        self.assertIn(legacy.tls["ca"], text)
+        with open(new.migrate_conf, "w") as f:
+            f.write(text.replace(legacy.tls["ca"], foreign))
+        result, reason = self.worker(new)[user]
+        self.assertEqual(result, "failed")
+        self.assertEqual(reason, "POP3 TLS relay to 127.0.0.1:%d: TLS handshake "
+                         "failed: certificate not trusted: unable to get local "
+                         "issuer certificate" % legacy.port_pop3)
+        cur = os.path.join(new.maildir(user), "cur")
+        self.assertEqual(os.listdir(cur) if os.path.exists(cur) else [], [])
 
     def test_cutover_kicks_proxied_sessions_and_finishes_exactly(self):
         user = "switch@" + DOMAIN

@@ -107,8 +107,7 @@ static void test_config_full(void)
 	d = migrate_config_find_domain(config, "xn--bcher-kva.example");
 	test_assert(d != NULL && d->fold_local_part && d->legacy_master_user == NULL);
 	test_assert(d != NULL && d->tls == MIGRATE_TLS_STARTTLS && d->tls_verify &&
-		    d->is_default && d->imap_port == 143 && d->pop3_port == 110 &&
-		    d->pop3s_port == 995);
+		    d->is_default && d->imap_port == 143 && d->pop3_port == 110);
 	test_assert(migrate_config_find_domain(config, "nope.example") == NULL);
 
 	/* logins without @domain: local_ip first, then the default */
