@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""The dovecot-migrate demo: what the product does so far, on private servers
+"""The dovecot-migrate demo: the whole product at work, on private servers
 on 127.0.0.1, driven by real clients. Run it with scripts/demo (which builds
 first). It stops everything it started and removes its directory.
 
 Usage: tests/demo.py [--keep]   (--keep leaves the directory for reading logs)
 """
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -41,16 +42,21 @@ def legacy_story(root):
     legacy = DovecotServer(root, "legacy", users).start()
     say("ports: imap %(imap)d  imaps %(imaps)d  pop3 %(pop3)d  pop3s %(pop3s)d"
         % legacy.ports)
-    for user, seed, profile in (("ana@" + DOMAIN, 1, "small"),
-                                ("bruno@" + DOMAIN, 2, "small"),
-                                ("carla@" + DOMAIN, 3, "big")):
+    for user, seed, profile, kind in (("ana@" + DOMAIN, 1, "small", "IMAP"),
+                                      ("bruno@" + DOMAIN, 2, "small", "POP3 only"),
+                                      ("carla@" + DOMAIN, 3, "big", "IMAP, big")):
         mailbox = corpus.generate(seed, profile)
+        if kind == "POP3 only":
+            # a POP3 maildrop is one INBOX
+            mailbox = [corpus.Folder("INBOX", True,
+                                     [m for f in mailbox for m in f.messages])]
         c = legacy.imap(user)
         corpus.load_imap(c, mailbox)
         c.logout()
         st = corpus.stats(mailbox)
-        say("%-18s %2d folders %4d messages %6.1f MB (seed %d, %s corpus)"
-            % (user, st["folders"], st["messages"], st["bytes"] / 1e6, seed, profile))
+        say("%-18s %-9s %2d folders %4d messages %6.1f MB (seed %d, %s corpus)"
+            % (user, kind, st["folders"], st["messages"], st["bytes"] / 1e6, seed,
+               profile))
 
     c = legacy.imap_ssl("ana@" + DOMAIN)   # certificate verified against the test CA
     typ, data = c.list()
@@ -70,6 +76,24 @@ def account_state(new, user):
     out = subprocess.run([build.store_fixture(), new.store, "show", user, "-"],
                          check=True, capture_output=True, text=True)
     return out.stdout.split()[0]
+
+
+VERIFIED = {}
+
+
+def migrate_verify(new, user, note="", quiet=False):
+    """doveadm migrate verify -u user, which must find no difference; its
+    closing line is kept for the summary."""
+    out = new.doveadm("-f", "tab", "migrate", "verify", "-c", new.migrate_conf,
+                      "-u", user, check=False)
+    err = out.stderr.decode().strip()
+    if out.returncode != 0:
+        raise SystemExit("demo: migrate verify -u %s: exit %d\n%s%s"
+                         % (user, out.returncode, out.stdout.decode(), err))
+    VERIFIED[user] = err.splitlines()[-1].rsplit(", ", 1)[-1]
+    if not quiet:
+        say("doveadm migrate verify -u %s: exit 0, %s%s"
+            % (user, err.splitlines()[-1].split(": ", 2)[-1], note))
 
 
 def new_server_story(root, legacy):
@@ -103,16 +127,14 @@ def new_server_story(root, legacy):
     c.logout()
     say("IMAP login as ana: checked on the legacy server over STARTTLS "
         "(certificate verified), proxied there: LIST shows %d folders" % len(data))
-    # bruno reads his mail over POP3, but is imported over IMAP: POP3
-    # imports over TLS can hang in Debian 12's Dovecot (README, "Known
-    # limits"), and this legacy server speaks TLS
-    c = new.imap(bruno, password=legacy.users[bruno])
-    c.logout()
+    # bruno only ever uses POP3: his account is imported over POP3, through
+    # the importer's TLS relay (Dovecot 2.3.19's pop3c cannot STLS, README)
     p = new.pop3(bruno, password=legacy.users[bruno])
     uidls = p.uidl()[1]
     p.quit()
-    say("IMAP, then POP3 login as bruno: proxied, %d messages, first UIDL %s (the "
-        "legacy server's own)" % (len(uidls), uidls[0].decode().split()[1]))
+    say("POP3 login as bruno: checked on the legacy server over POP3 STLS, proxied "
+        "there: %d messages, first UIDL %s (the legacy server's own)"
+        % (len(uidls), uidls[0].decode().split()[1]))
     c = new.imap(carla, password=legacy.users[carla])
     c.logout()
     procs.wait_for(lambda: all(account_state(new, u) != "none"
@@ -161,12 +183,7 @@ def new_server_story(root, legacy):
     for line in out.stdout.decode().splitlines()[1:]:
         f = line.split("\t")
         say("doveadm migrate list: %-18s %-7s %s messages %s" % (f[0], f[1], f[2], f[7]))
-    out = new.doveadm("-f", "tab", "migrate", "verify", "-c", new.migrate_conf,
-                      "-u", carla, check=False)
-    say("doveadm migrate verify -u %s: exit %d, %s" % (
-        carla, out.returncode, out.stderr.decode().strip().splitlines()[-1].split(": ", 2)[-1]))
-    if out.returncode != 0:
-        raise SystemExit("demo: migrate verify found differences")
+    migrate_verify(new, carla)
     a = verify.Endpoint("127.0.0.1", legacy.port_imap, carla,
                         legacy.users[carla], label="legacy")
     b = verify.Endpoint("127.0.0.1", new.port_imap,
@@ -194,6 +211,31 @@ def new_server_story(root, legacy):
             if "special-folders" in line and carla in line:
                 say("migration log: " + line.strip().split(" ", 3)[3])
 
+    step("The POP3-only user: imported over POP3, his UIDLs kept")
+    p = legacy.pop3(bruno)
+    legacy_uidls = p.uidl()[1]
+    p.quit()
+    migrate_verify(new, bruno, " (POP3: by content)")
+    out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                      "-u", bruno)
+    say("doveadm migrate cutover -u %s: %s" % (
+        bruno, out.stdout.decode().splitlines()[1].split("\t")[1]))
+    legacy_logins = legacy.log_text().count("Login: user=<%s>" % bruno)
+    p = new.pop3(bruno, password=legacy.users[bruno])
+    local_uidls = p.uidl()[1]
+    p.quit()
+    if legacy.log_text().count("Login: user=<%s>" % bruno) != legacy_logins:
+        raise SystemExit("demo: bruno's migrated login reached the legacy server")
+    if local_uidls != legacy_uidls:
+        raise SystemExit("demo: bruno's UIDLs changed")
+    say("bruno's POP3 client now talks to the new server: the same %d UIDLs as "
+        "the legacy server's, so it downloads nothing twice" % len(local_uidls))
+    relayed = [line for line in legacy.log_text().splitlines()
+               if "pop3-login: Info: Login: user=<%s>" % bruno in line and
+               ", TLS," in line]
+    say("legacy log: %d POP3 logins of bruno's import, every one over TLS "
+        "(the importer's relay)" % len(relayed))
+
     step("After the cut-over: the ledger copier and finish")
     c = legacy.imap(carla)
     c.append("INBOX", None, None, b"From: late@example.org\r\nSubject: relayed during "
@@ -203,16 +245,17 @@ def new_server_story(root, legacy):
     for opts in (["--keep-credentials"], ["--maxage", "3650"]):
         out = new.doveadm("-f", "tab", "migrate", "finish", "-c", new.migrate_conf,
                           *opts)
-        row = out.stdout.decode().splitlines()[1].split("\t")
-        say("doveadm migrate finish %s: %s copied %s, %s" % (
-            " ".join(opts), row[0], row[1], row[2]))
+        for line in out.stdout.decode().splitlines()[1:]:
+            row = line.split("\t")
+            say("doveadm migrate finish %s: %s copied %s, %s" % (
+                " ".join(opts), row[0], row[1], row[2]))
     c = new.imap(carla, password=legacy.users[carla])
     n2 = int(c.select("INBOX")[1][0])
     c.logout()
     if n2 != n + 1:
         raise SystemExit("demo: finish did not copy the late message exactly once")
-    say("carla's INBOX: %d messages, the late one once; her legacy credential is "
-        "wiped, ana and bruno (not migrated) keep theirs" % n2)
+    say("carla's INBOX: %d messages, the late one once; carla's and bruno's legacy "
+        "credentials are wiped, ana (not migrated) keeps hers" % n2)
     return new
 
 
@@ -227,8 +270,8 @@ def mail_story(root, new):
                                     "store": new.store})
     daemon.store_alias("vendas@" + DOMAIN, "carla@" + DOMAIN)
     daemon.start()
-    say("store: carla migrated, ana synced, still served by the legacy server; "
-        "vendas@ an alias of carla")
+    say("store: carla and bruno migrated, ana synced, still served by the legacy "
+        "server; vendas@ an alias of carla")
     extra = daemon.postfix_maps()
     extra.update({"mynetworks": "192.0.2.0/24",
                   "smtpd_relay_restrictions": "reject_unauth_destination"})
@@ -237,31 +280,68 @@ def mail_story(root, new):
                           "socketmap:%s:health" % daemon.socketmap_listen],
                          capture_output=True, text=True, check=True)
     say("postmap -q ping socketmap:...:health -> %s" % out.stdout.strip())
-    for name in ("carla", "ana", "vendas", "Carla+news", "nobody"):
+    for name in ("carla", "bruno", "ana", "vendas", "Carla+news", "nobody"):
         out = subprocess.run(["postmap", "-c", postfix.config_dir, "-q",
                               "%s@%s" % (name, DOMAIN),
                               "socketmap:%s:transport" % daemon.socketmap_listen],
                              capture_output=True, text=True, check=True)
         say("transport %-24s -> %s" % ("%s@%s" % (name, DOMAIN), out.stdout.strip()))
-    rcpts = ["carla@" + DOMAIN, "ana@" + DOMAIN, "vendas@" + DOMAIN]
-    c = new.imap("carla@" + DOMAIN, master=True)
-    before = int(c.select("INBOX")[1][0])
-    out = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(postfix.port),
-                          "--from", "friend@outside.test", "--to", ",".join(rcpts),
-                          "--header", "Subject: demo message", "--body", "hello all"],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit("demo: swaks failed:\n" + out.stdout + out.stderr)
-    say("swaks: one message to %s" % ", ".join(rcpts))
-    msg = sink.wait_for_messages(1)[0]
-    say("legacy MX received it for: %s" % ", ".join(msg.recipients))
-    procs.wait_for(lambda: int(c.select("INBOX")[1][0]) > before, 30,
-                   "LMTP delivery to carla")
-    typ, data = c.search(None, 'SUBJECT "demo message"')
-    say("carla's INBOX on the new server (LMTP): %d copy (vendas@ expands to carla@, "
-        "Postfix delivers once)" % len(data[0].split()))
-    c.logout()
+    boxes = {u: new.imap(u + "@" + DOMAIN, master=True) for u in ("carla", "bruno")}
+    before = {u: int(c.select("INBOX")[1][0]) for u, c in boxes.items()}
+    sent = 0
+    for what, names, local, relayed in (
+            ("a migrated user", ["bruno"], {"bruno": 1}, []),
+            ("an unmigrated user", ["ana"], {}, ["ana"]),
+            ("a mixed pair and an alias", ["carla", "ana", "vendas"], {"carla": 1},
+             ["ana"])):
+        rcpts = ["%s@%s" % (n, DOMAIN) for n in names]
+        subject = "demo: to %s" % what
+        out = subprocess.run(["swaks", "--server", "127.0.0.1", "--port",
+                              str(postfix.port), "--from", "friend@outside.test",
+                              "--to", ",".join(rcpts), "--header",
+                              "Subject: " + subject, "--body", "hello"],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit("demo: swaks failed:\n" + out.stdout + out.stderr)
+        if relayed:
+            sent += 1
+            msg = sink.wait_for_messages(sent)[sent - 1]
+            if sorted(msg.recipients) != sorted(r + "@" + DOMAIN for r in relayed):
+                raise SystemExit("demo: the legacy MX got %r" % msg.recipients)
+        for user, n in local.items():
+            c = boxes[user]
+            procs.wait_for(lambda: int(c.select("INBOX")[1][0]) > before[user], 30,
+                           "LMTP delivery to " + user)
+            got = len(c.search(None, "SUBJECT", '"%s"' % subject)[1][0].split())
+            if got != n:
+                raise SystemExit("demo: %s got %d copies of %r" % (user, got, subject))
+            before[user] += 1
+        say("swaks to %s (%s): %s" % (what, ", ".join(rcpts), "; ".join(
+            ["new server (LMTP) for %s, %d copy" % (u, n) for u, n in local.items()] +
+            (["legacy MX for %s" % ", ".join(relayed)] if relayed else []))))
+    for c in boxes.values():
+        c.logout()
+    say("vendas@ expands to carla@, and Postfix delivers to carla once")
     return daemon, sink, postfix
+
+
+def summary(new, started):
+    step("Summary")
+    out = new.doveadm("-f", "json", "migrate", "list", "-c", new.migrate_conf)
+    for row in json.loads(out.stdout.decode()):
+        if row["account"] not in VERIFIED:
+            migrate_verify(new, row["account"], quiet=True)
+        mail = "new server" if row["state"] == "migrated" else "legacy server"
+        when = " before the cut-over" if row["state"] == "migrated" else ""
+        say("%-18s %-4s %-8s %8s messages %5.1f MB, verify%s: %s; served by the %s"
+            % (row["account"], row["protocol"], row["state"], row["messages"],
+               int(row["bytes"].split("/")[-1]) / 1e6, when,
+               VERIFIED[row["account"]], mail))
+    (st,) = json.loads(new.doveadm("-f", "json", "migrate", "status", "-c",
+                                   new.migrate_conf).stdout.decode())
+    say("imported %s messages, %.1f MB, errors %s; the demo took %.0fs"
+        % (st["messages_imported"], int(st["bytes_imported"]) / 1e6, st["errors"],
+           time.monotonic() - started))
 
 
 def main():
@@ -277,6 +357,7 @@ def main():
         legacy = legacy_story(root)
         new = new_server_story(root, legacy)
         daemon, sink, postfix = mail_story(root, new)
+        summary(new, STARTED)
         step("Stopping everything, by PID")
         for name, server in (("postfix", postfix), ("smtp-sink", sink),
                              ("migrate-policyd", daemon), ("new dovecot", new),

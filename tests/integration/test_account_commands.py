@@ -159,3 +159,22 @@ class AccountCommandsTest(ImportCase):
         out = new.doveadm("-f", "json", "migrate", "verify", "-c", new.migrate_conf,
                           "-u", user, check=False)
         self.assertEqual(len(json.loads(out.stdout.decode())), 3)
+        # cut over (the last pass takes the late message and the flag; the
+        # local message written while proxied goes): then the user's new
+        # mail and flag changes are no differences, a lost message still is
+        out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                          "-u", user)
+        self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
+        c = new.imap(user, master=True)
+        c.append("INBOX", None, None, b"Subject: new mail\r\n\r\nafter the flip\r\n")
+        c.select("INBOX")
+        c.uid("STORE", uid, "-FLAGS.SILENT", "(\\Flagged)")
+        c.uid("STORE", late, "+FLAGS.SILENT", "(\\Deleted)")
+        c.uid("EXPUNGE", late)
+        c.logout()
+        rc, rows, err = self.run_cmd(new, "verify", "-u", user)
+        self.assertEqual(rc, 65, err)
+        self.assertEqual([(r["difference"], r["legacy_uid"]) for r in rows],
+                         [("missing", late)])
+        self.assertIn("1 differences (migrated: flags not compared, 1 local "
+                      "messages of its own)", err)
