@@ -74,6 +74,7 @@ static const struct key_def global_keys[] = {
 	GN(cutover_pass_secs, 86400),
 	GN(sweep_after_secs, 30 * 86400),
 	GN(legacy_slow_secs, 3600),
+	GZ(import_stall_secs, 86400),
 	GZ(import_prefetch, 1000),
 	GZ(resync_secs, 30 * 86400),
 	GZ(import_kbytes_per_sec, 10000000),
@@ -487,6 +488,7 @@ static void config_defaults(struct migrate_config *c)
 	c->cutover_pass_secs = 60;
 	c->sweep_after_secs = 900;
 	c->legacy_slow_secs = 10;
+	c->import_stall_secs = 600;
 	c->import_prefetch = 20;
 	c->resync_secs = 3600;
 	c->archive_keep_days = 365;

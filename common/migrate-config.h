@@ -120,6 +120,10 @@ struct migrate_config {
 	/* a legacy host whose folder counts take this long is slow: the
 	   worker runs fewer jobs against it */
 	unsigned int legacy_slow_secs;
+	/* a worker step whose doveadm reads nothing for this long is stopped
+	   (a legacy server that stopped answering but keeps the connection);
+	   0: never */
+	unsigned int import_stall_secs;
 	/* messages the import asks the legacy server for ahead of the one it
 	   is saving (Dovecot's mail_prefetch_count for imapc/pop3c): hides
 	   each message's round trip; 0: one at a time */

@@ -5,6 +5,7 @@
 #include "array.h"
 #include "str.h"
 #include "strescape.h"
+#include "strnum.h"
 #include "migrate-config.h"
 #include "migrate-pop3-relay.h"
 #include "doveadm-migrate-child.h"
@@ -12,8 +13,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 /* the head of a child's stderr searched for the failure's cause */
@@ -147,6 +150,10 @@ static int child_spawn_with(const char *dovecot_config, struct child *child,
 	const char *arg;
 
 	i_zero(&child->relay);
+	child->io_seen = 0;
+	child->io_at = time(NULL);
+	child->io_checked = 0;
+	child->stalled_secs = 0;
 	child->out_fd = temp_fd();
 	child->err_fd = temp_fd();
 	if (child->out_fd == -1 || child->err_fd == -1) {
@@ -400,6 +407,60 @@ bool child_mark_count(struct child *child, uint32_t *folders_r,
 			      folders_r, messages_r, bytes_r);
 }
 
+static bool child_read_proc(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t ret;
+
+	if (fd < 0)
+		return FALSE;
+	ret = read(fd, buf, size - 1);
+	i_close_fd(&fd);
+	buf[ret > 0 ? ret : 0] = '\0';
+	return ret > 0;
+}
+
+/* The bytes the supervisor's doveadm child has read so far (rchar of
+   /proc/PID/io: network and files alike). FALSE when not known. */
+static bool child_bytes_read(struct child *child, uint64_t *bytes_r)
+{
+	char buf[1024];
+	const char *p, *end;
+	long doveadm_pid;
+
+	if (!child_read_proc(t_strdup_printf("/proc/%ld/task/%ld/children",
+					     (long)child->pid, (long)child->pid),
+			     buf, sizeof(buf)) ||
+	    sscanf(buf, "%ld", &doveadm_pid) != 1 ||
+	    !child_read_proc(t_strdup_printf("/proc/%ld/io", doveadm_pid),
+			     buf, sizeof(buf)) ||
+	    (p = strstr(buf, "rchar: ")) == NULL)
+		return FALSE;
+	return str_parse_uint64(p + 7, bytes_r, &end) == 0;
+}
+
+bool child_stop_if_stalled(struct child *child, unsigned int stall_secs)
+{
+	uint64_t bytes;
+	time_t now = time(NULL);
+
+	/* once a second is often enough */
+	if (child->pid <= 0 || child->stalled_secs != 0 || stall_secs == 0 ||
+	    now == child->io_checked || !child_bytes_read(child, &bytes))
+		return FALSE;
+	child->io_checked = now;
+	if (bytes != child->io_seen) {
+		child->io_seen = bytes;
+		child->io_at = now;
+		return FALSE;
+	}
+	if (now - child->io_at < (time_t)stall_secs)
+		return FALSE;
+	child->stalled_secs = now - child->io_at;
+	(void)kill(child->pid, SIGTERM);
+	return TRUE;
+}
+
 const char *child_reason(struct child *child, int status)
 {
 	char buf[CHILD_STDERR_MAX + 1];
@@ -407,6 +468,10 @@ const char *child_reason(struct child *child, int status)
 	ssize_t ret = pread(child->err_fd, buf, CHILD_STDERR_MAX, 0);
 
 	buf[ret > 0 ? ret : 0] = '\0';
+	if (child->stalled_secs != 0) {
+		return t_strdup_printf("no progress for %u s (the legacy server "
+			"stopped answering?): stopped", child->stalled_secs);
+	}
 	for (lines = t_strsplit(buf, "\n"); *lines != NULL; lines++) {
 		const char *p = strstr(*lines, "Error: ");
 

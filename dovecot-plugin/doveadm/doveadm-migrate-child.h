@@ -19,6 +19,11 @@ struct child {
 	int out_fd, err_fd;
 	/* for pop3c over TLS, from spawn until the child is reaped */
 	struct migrate_pop3_relay relay;
+	/* doveadm's bytes read (rchar) when last seen to change, and when */
+	uint64_t io_seen;
+	time_t io_at, io_checked;
+	/* stopped by child_stop_if_stalled after this many idle seconds */
+	unsigned int stalled_secs;
 };
 
 /* Starts `doveadm [-c dovecot_config] ARGS...`. */
@@ -73,6 +78,12 @@ uint64_t child_sweep_copied(struct child *child);
 /* A finished `-f tab` child's rows, its header and empty lines left out
    (the data stack). */
 const char *const *child_output_rows(struct child *child);
+
+/* Stops the running child (SIGTERM to its supervisor, which kills
+   doveadm's group) when its doveadm has read nothing for stall_secs: a
+   legacy server that stopped answering without closing. child_reason
+   then says so. TRUE when it stopped it. */
+bool child_stop_if_stalled(struct child *child, unsigned int stall_secs);
 
 /* -1 while it runs, else its wait status (the child is reaped). */
 int child_status(struct child *child);

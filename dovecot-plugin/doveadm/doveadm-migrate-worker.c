@@ -978,6 +978,21 @@ static void worker_job_renew(struct worker *worker, struct import_job *job)
 		worker_store_error(job->address, error);
 }
 
+/* Steps that wait on the legacy server are stopped when they stall
+   (import_stall_secs); the step's failure then says so. */
+static void worker_job_check_stalls(struct worker *worker, struct import_job *job)
+{
+	unsigned int secs = worker->config->import_stall_secs;
+
+	if ((job->step == STEP_PASS || job->step == STEP_COUNT_LEGACY ||
+	     job->step == STEP_SWEEP) && child_stop_if_stalled(&job->main, secs)) {
+		i_warning("migrate worker: %s: nothing read from the legacy server "
+			  "for %u s: step stopped", job->address, secs);
+	}
+	if (job->counting_legacy)
+		(void)child_stop_if_stalled(&job->counter, secs);
+}
+
 /* Advances finished steps, counts, and renews the leases of running
    jobs. */
 static void worker_reap(struct worker *worker)
@@ -992,6 +1007,7 @@ static void worker_reap(struct worker *worker)
 		job = array_idx_modifiable(&worker->jobs, i);
 		T_BEGIN {
 			worker_job_count(worker, job);
+			worker_job_check_stalls(worker, job);
 			if ((status = child_status(&job->main)) != -1)
 				running = worker_job_step(worker, job, status);
 		} T_END;

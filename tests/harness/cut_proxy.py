@@ -1,7 +1,7 @@
 """A TCP proxy on 127.0.0.1 in front of a real server that cuts a
 connection once `after_bytes` bytes have come from the server, `cuts`
 times in all: a legacy server whose connection drops in the middle of an
-import. It can also play an IMAP server under strain: `busy` connections
+import (or, with `stall`, goes silent and keeps the connection open). It can also play an IMAP server under strain: `busy` connections
 answered by the proxy itself, NO [UNAVAILABLE] to every command, and
 `delay` seconds before each chunk the server sends."""
 import re
@@ -14,7 +14,7 @@ from .loopback import LoopbackListener
 
 class CutProxy(LoopbackListener):
     def __init__(self, target_port, after_bytes=1 << 62, cuts=1, refuse_after_cut=0,
-                 busy=0, delay=0.0):
+                 busy=0, delay=0.0, stall=False):
         """refuse_after_cut: after each cut, close this many new
         connections at once (the server stays away for a moment)."""
         self.busy = busy
@@ -22,6 +22,7 @@ class CutProxy(LoopbackListener):
         self.busy_until = 0.0
         self.busy_answered = 0
         self.delay = delay
+        self.stall = stall
         self.target_port = target_port
         self.after_bytes = after_bytes
         self.cuts = cuts
@@ -99,6 +100,10 @@ class CutProxy(LoopbackListener):
                 if not data:
                     break
                 if from_server and self._cut_now(sent + len(data)):
+                    if self.stall:
+                        # nothing more from the server; the client's side
+                        # closes both when it gives up
+                        return
                     break
                 if from_server and self.delay:
                     time.sleep(self.delay)

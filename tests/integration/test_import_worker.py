@@ -553,6 +553,25 @@ class ImportWorkerTest(ImportCase):
         self.assertEqual(self.worker_log.count("pass failed, trying again"), 2)
         self.assertTrue(self.identical(legacy, new, user))
 
+    def test_stalled_legacy_connection_stopped_and_retried(self):
+        """The legacy server goes silent in the middle of the pass without
+        closing the connection: after import_stall_secs with nothing read
+        the worker stops the pass, says why, and the next pass converges."""
+        user = "silent@" + DOMAIN
+        legacy = self.legacy_with_corpus(user, 53)
+        proxy = self.own(CutProxy(legacy.port_imap, after_bytes=300000, stall=True))
+        new = self.captured(legacy, user, settings=dict(MANUAL, import_stall_secs="3"),
+                            domain_keys={"imap_port": proxy.port})
+        started = time.monotonic()
+        self.assertEqual(self.worker(new), {user: ["synced", ""]}, self.worker_log)
+        self.assertEqual(proxy.cut, 1)
+        self.assertGreaterEqual(time.monotonic() - started, 3)
+        self.assertIn("%s: nothing read from the legacy server for 3 s: step "
+                      "stopped" % user, self.worker_log)
+        self.assertRegex(self.worker_log, r"pass failed, trying again: no progress "
+                         r"for [34] s \(the legacy server stopped answering\?\): stopped")
+        self.assertTrue(self.identical(legacy, new, user))
+
     def test_backs_off_a_throttling_legacy_host(self):
         """For 3 s the legacy host answers every connection NO [UNAVAILABLE]:
         the import is put back, not failed (no attempt, no error counted);

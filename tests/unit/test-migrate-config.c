@@ -39,6 +39,7 @@ static void test_config_defaults(void)
 		    config->legacy_checks_per_ip == 60 &&
 		    config->legacy_failure_cache_secs == 60);
 	test_assert(config->import_prefetch == 20 && config->resync_secs == 3600);
+	test_assert(config->import_stall_secs == 600);
 	migrate_config_free(&config);
 	test_assert(config == NULL);
 	test_end();
@@ -58,6 +59,7 @@ static void test_config_full(void)
 		"recipient_delimiter =\n"
 		"legacy_checks_per_ip = 500\n"
 		"import_prefetch = 0\n"
+		"import_stall_secs = 0\n"
 		"resync_secs = 0\n"
 		"\n"
 		"[domain Example.COM]\n"
@@ -92,7 +94,8 @@ static void test_config_full(void)
 	test_assert_strcmp(config->store_group, "postfix");
 	test_assert_strcmp(config->recipient_delimiter, "");
 	test_assert(config->legacy_checks_per_ip == 500);
-	test_assert(config->import_prefetch == 0 && config->resync_secs == 0);
+	test_assert(config->import_prefetch == 0 && config->resync_secs == 0 &&
+		    config->import_stall_secs == 0);
 	test_assert(config->domain_count == 2);
 
 	d = migrate_config_find_domain(config, "example.com");
