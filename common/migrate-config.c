@@ -724,4 +724,3 @@ int migrate_domain_legacy_user(const struct migrate_domain *domain,
 	}
 	return ok ? 0 : -1;
 }
-

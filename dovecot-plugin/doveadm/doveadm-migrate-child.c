@@ -124,10 +124,9 @@ static int child_relay(struct child *child, const struct migrate_domain *domain,
 		       ARRAY_TYPE(const_string) *argv)
 {
 	struct migrate_pop3_relay_target target;
-	char error[256];
-	const char *settings[] = {
-		"-o", "pop3c_host=127.0.0.1", "-o", NULL, "-o", "pop3c_ssl=no"
-	};
+	char error[256], setting[64];
+	const char *arg;
+	unsigned int i;
 
 	if (domain == NULL || !migrate_pop3_relay_target(domain, &target))
 		return 0;
@@ -136,8 +135,13 @@ static int child_relay(struct child *child, const struct migrate_domain *domain,
 		i_error("migrate: %s", error);
 		return -1;
 	}
-	settings[3] = t_strdup_printf("pop3c_port=%u", child->relay.port);
-	array_append(argv, settings, N_ELEMENTS(settings));
+	for (i = 0; migrate_pop3_relay_setting(&child->relay, i, setting,
+					       sizeof(setting)); i++) {
+		arg = "-o";
+		array_push_back(argv, &arg);
+		arg = t_strdup(setting);
+		array_push_back(argv, &arg);
+	}
 	return 0;
 }
 
@@ -149,11 +153,8 @@ static int child_spawn_with(const char *dovecot_config, struct child *child,
 	ARRAY_TYPE(const_string) argv;
 	const char *arg;
 
-	i_zero(&child->relay);
-	child->io_seen = 0;
+	i_zero(child);
 	child->io_at = time(NULL);
-	child->io_checked = 0;
-	child->stalled_secs = 0;
 	child->out_fd = temp_fd();
 	child->err_fd = temp_fd();
 	if (child->out_fd == -1 || child->err_fd == -1) {
@@ -465,13 +466,14 @@ const char *child_reason(struct child *child, int status)
 {
 	char buf[CHILD_STDERR_MAX + 1];
 	const char *const *lines;
-	ssize_t ret = pread(child->err_fd, buf, CHILD_STDERR_MAX, 0);
+	ssize_t ret;
 
-	buf[ret > 0 ? ret : 0] = '\0';
 	if (child->stalled_secs != 0) {
 		return t_strdup_printf("no progress for %u s (the legacy server "
 			"stopped answering?): stopped", child->stalled_secs);
 	}
+	ret = pread(child->err_fd, buf, CHILD_STDERR_MAX, 0);
+	buf[ret > 0 ? ret : 0] = '\0';
 	for (lines = t_strsplit(buf, "\n"); *lines != NULL; lines++) {
 		const char *p = strstr(*lines, "Error: ");
 

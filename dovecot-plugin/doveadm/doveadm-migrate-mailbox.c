@@ -14,11 +14,12 @@
 #include "migrate-config.h"
 #include "doveadm-migrate-mailbox.h"
 
+/* line: "key=value" */
 static void legacy_set(struct setting_parser_context *set_parser,
-		       const char *key, const char *value)
+		       const char *line)
 {
-	if (settings_parse_keyvalue(set_parser, key, value) <= 0)
-		i_panic("migrate: setting %s unknown to Dovecot", key);
+	if (settings_parse_line(set_parser, line) <= 0)
+		i_panic("migrate: setting %s refused by Dovecot", line);
 }
 
 int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
@@ -28,12 +29,13 @@ int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
 {
 	struct setting_parser_context *set_parser;
 	struct migrate_pop3_relay_target target;
-	char error[256];
+	char error[256], setting[64];
+	unsigned int i;
 
 	i_zero(legacy_r);
 	set_parser = mail_storage_service_user_get_settings_parser(ctx->cur_service_user);
-	legacy_set(set_parser, "mail_location", pop3 ? "pop3c:" : "imapc:");
-	legacy_set(set_parser, "mail_prefetch_count", dec2str(prefetch));
+	legacy_set(set_parser, pop3 ? "mail_location=pop3c:" : "mail_location=imapc:");
+	legacy_set(set_parser, t_strdup_printf("mail_prefetch_count=%u", prefetch));
 	if (pop3 && domain != NULL && migrate_pop3_relay_target(domain, &target)) {
 		if (migrate_pop3_relay_start(&target, STDERR_FILENO,
 					     &legacy_r->relay, error,
@@ -41,9 +43,9 @@ int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
 			*error_r = t_strdup(error);
 			return -1;
 		}
-		legacy_set(set_parser, "pop3c_host", "127.0.0.1");
-		legacy_set(set_parser, "pop3c_port", dec2str(legacy_r->relay.port));
-		legacy_set(set_parser, "pop3c_ssl", "no");
+		for (i = 0; migrate_pop3_relay_setting(&legacy_r->relay, i, setting,
+						       sizeof(setting)); i++)
+			legacy_set(set_parser, setting);
 	}
 	if (mail_storage_service_next(ctx->storage_service, ctx->cur_service_user,
 				      &legacy_r->user, error_r) < 0) {

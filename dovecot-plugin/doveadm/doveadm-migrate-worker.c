@@ -89,10 +89,9 @@ enum import_step {
 
 struct import_job {
 	char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
-	/* its domain (config memory; NULL when gone from the config) and its
-	   legacy_host, for the per-host cap */
+	/* its domain (config memory; NULL when gone from the config): its
+	   legacy_host is what the per-host cap counts */
 	const struct migrate_domain *domain;
-	const char *legacy_host;
 	enum migrate_protocol protocol;
 	enum import_step step;
 	struct child main;
@@ -114,6 +113,12 @@ struct import_job {
 	/* its local copy was discarded once (never twice in a job) */
 	bool discarded;
 };
+
+/* NULL when the job's domain is gone from the config */
+static const char *job_legacy_host(const struct import_job *job)
+{
+	return job->domain == NULL ? NULL : job->domain->legacy_host;
+}
 
 struct worker {
 	struct migrate_config *config;
@@ -423,7 +428,7 @@ static void worker_job_throttled(struct worker *worker, struct import_job *job,
 	char error[512];
 	time_t retry_at;
 
-	(void)legacy_hosts_admit(worker->hosts, job->legacy_host, 0, &retry_at);
+	(void)legacy_hosts_admit(worker->hosts, job_legacy_host(job), 0, &retry_at);
 	worker->deferred_until = I_MAX(worker->deferred_until, retry_at);
 	if (job->step == STEP_SWEEP)
 		worker_sweep_reschedule(worker, job->address, retry_at);
@@ -441,17 +446,17 @@ static bool worker_job_pace(struct worker *worker, struct import_job *job,
 {
 	const char *reason;
 
-	if (job->legacy_host == NULL || job->step == STEP_DISCARD ||
+	if (job_legacy_host(job) == NULL || job->step == STEP_DISCARD ||
 	    job->step == STEP_FLUSH || job->step == STEP_COUNT_LOCAL)
 		return TRUE;
 	if (ok) {
-		(void)legacy_hosts_report(worker->hosts, job->legacy_host,
+		(void)legacy_hosts_report(worker->hosts, job_legacy_host(job),
 					  LEGACY_HOST_OK, "");
 		return TRUE;
 	}
 	reason = child_reason(&job->main, status);
 	if (!legacy_reason_is_throttle(reason) ||
-	    !legacy_hosts_report(worker->hosts, job->legacy_host,
+	    !legacy_hosts_report(worker->hosts, job_legacy_host(job),
 				 LEGACY_HOST_THROTTLED, reason))
 		return TRUE;
 	worker_job_throttled(worker, job, reason);
@@ -474,15 +479,15 @@ static void worker_job_legacy_counted(struct worker *worker, struct import_job *
 
 		i_warning("migrate worker: %s: counting the legacy folders failed: %s",
 			  job->address, reason);
-		if (job->legacy_host != NULL && legacy_reason_is_throttle(reason)) {
-			(void)legacy_hosts_report(worker->hosts, job->legacy_host,
+		if (job_legacy_host(job) != NULL && legacy_reason_is_throttle(reason)) {
+			(void)legacy_hosts_report(worker->hosts, job_legacy_host(job),
 						  LEGACY_HOST_THROTTLED, reason);
 		}
 		return;
 	}
 	worker_save_progress(worker, job);
-	if (slow && job->legacy_host != NULL) {
-		(void)legacy_hosts_report(worker->hosts, job->legacy_host,
+	if (slow && job_legacy_host(job) != NULL) {
+		(void)legacy_hosts_report(worker->hosts, job_legacy_host(job),
 					  LEGACY_HOST_SLOW, "counting its folders took long");
 	}
 }
@@ -718,7 +723,7 @@ static unsigned int worker_host_imports(struct worker *worker, const char *host)
 	unsigned int count = 0;
 
 	array_foreach(&worker->jobs, job) {
-		if (job->legacy_host != NULL && strcmp(job->legacy_host, host) == 0)
+		if (null_strcmp(job_legacy_host(job), host) == 0)
 			count++;
 	}
 	return count;
@@ -733,10 +738,9 @@ static bool worker_host_full(struct worker *worker, struct import_job *job,
 			     time_t *retry_at_r)
 {
 	job->domain = migrate_config_find_domain(worker->config, account->domain);
-	job->legacy_host = job->domain == NULL ? NULL : job->domain->legacy_host;
-	return job->legacy_host != NULL &&
-		!legacy_hosts_admit(worker->hosts, job->legacy_host,
-				    worker_host_imports(worker, job->legacy_host),
+	return job->domain != NULL &&
+		!legacy_hosts_admit(worker->hosts, job_legacy_host(job),
+				    worker_host_imports(worker, job_legacy_host(job)),
 				    retry_at_r);
 }
 
@@ -756,16 +760,16 @@ static bool worker_host_busy(struct worker *worker, struct import_job *job,
 					due, error, sizeof(error)) < 0)
 		worker_store_error(job->address, error);
 	worker->deferred_until = I_MAX(worker->deferred_until, due);
-	running = worker_host_imports(worker, job->legacy_host);
-	limit = legacy_hosts_limit(worker->hosts, job->legacy_host);
+	running = worker_host_imports(worker, job_legacy_host(job));
+	limit = legacy_hosts_limit(worker->hosts, job_legacy_host(job));
 	if (running < limit) {
 		i_info("migrate worker: %s: deferred, legacy host %s backs off "
-		       "for %ld s", job->address, job->legacy_host,
+		       "for %ld s", job->address, job_legacy_host(job),
 		       (long)(due - time(NULL)));
 	} else {
 		i_info("migrate worker: %s: deferred, legacy host %s runs %u "
 		       "imports (its limit now: %u)", job->address,
-		       job->legacy_host, running, limit);
+		       job_legacy_host(job), running, limit);
 	}
 	return TRUE;
 }

@@ -54,8 +54,8 @@ static void relay_log(const struct migrate_pop3_relay_target *target,
 	va_start(args, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, args);
 	va_end(args);
-	/* one write, so that lines of parallel relays do not interleave */
-	/* "Error: " marks the line a failed step's reason is taken from */
+	/* one write, so that lines of parallel relays do not interleave;
+	   "Error: " marks the line a failed step's reason is taken from */
 	dprintf(STDERR_FILENO, "dovecot-migrate: Error: POP3 TLS relay to %s:%u: %s\n",
 		target->host, target->port, msg);
 }
@@ -444,6 +444,23 @@ int migrate_pop3_relay_start(const struct migrate_pop3_relay_target *target,
 	}
 	close(fd);
 	return 0;
+}
+
+bool migrate_pop3_relay_setting(const struct migrate_pop3_relay *relay,
+				unsigned int i, char *buf, size_t size)
+{
+	switch (i) {
+	case 0:
+		snprintf(buf, size, "pop3c_host=127.0.0.1");
+		return true;
+	case 1:
+		snprintf(buf, size, "pop3c_port=%u", relay->port);
+		return true;
+	case 2:
+		snprintf(buf, size, "pop3c_ssl=no");
+		return true;
+	}
+	return false;
 }
 
 void migrate_pop3_relay_stop(struct migrate_pop3_relay *relay)

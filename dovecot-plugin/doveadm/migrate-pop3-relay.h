@@ -44,6 +44,10 @@ bool migrate_pop3_relay_target(const struct migrate_domain *domain,
 int migrate_pop3_relay_start(const struct migrate_pop3_relay_target *target,
 			     int log_fd, struct migrate_pop3_relay *relay_r,
 			     char *error, size_t error_size);
+/* The i-th (from 0) of the pop3c settings that send pop3c to the relay,
+   as "key=value" in buf (host, port, no TLS). FALSE past the last. */
+bool migrate_pop3_relay_setting(const struct migrate_pop3_relay *relay,
+				unsigned int i, char *buf, size_t size);
 /* Ends the relay and its connections, reaps it. No-op when pid is 0. */
 void migrate_pop3_relay_stop(struct migrate_pop3_relay *relay);
 
