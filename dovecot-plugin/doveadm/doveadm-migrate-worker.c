@@ -417,8 +417,16 @@ static void worker_read_local_counts(struct import_job *job, struct child *child
 	job->progress.bytes_done = bytes;
 }
 
-/* The main child of a job ended with status: next step. FALSE when the
-   job is over. */
+/* dsync found the local copy changed behind its back and wants a folder
+   anew that it cannot delete (INBOX). dsync has two wordings for it: the
+   first measured with a message file cut short, the second seen once
+   after a worker was killed with -9 twenty times. */
+static bool dsync_cannot_recreate(const char *reason)
+{
+	return strstr(reason, "Couldn't delete mailbox") != NULL ||
+		strstr(reason, "mailbox_delete failed: INBOX can't be deleted") != NULL;
+}
+
 /* The legacy host said it is throttling: the job goes back (an import to
    the queue, a sweep to the schedule), not counted as the account's
    failure; the host's back-off holds it until then. */
@@ -571,6 +579,8 @@ static bool worker_job_passes_done(struct worker *worker, struct import_job *job
 	return FALSE;
 }
 
+/* The main child of a job ended with status: next step. FALSE when the
+   job is over. */
 static bool worker_job_step(struct worker *worker, struct import_job *job,
 			    int status)
 {
@@ -592,9 +602,7 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 
 			child_close(&job->main);
 			if (job->dsync && !job->discarded &&
-			    strstr(reason, "Couldn't delete mailbox") != NULL) {
-				/* dsync found the copy changed behind its back
-				   and cannot recreate that folder (INBOX) */
+			    dsync_cannot_recreate(reason)) {
 				if (worker_job_discard(worker, job, t_strconcat(
 					"dsync cannot repair it: ", reason, NULL)) == 0)
 					return TRUE;
