@@ -31,6 +31,7 @@ enum field_tag {
 	TAG_BYTES_TOTAL,
 	TAG_QUOTA_KBYTES,
 	TAG_LOCAL,
+	TAG_PROXY_GRANTED_MS,
 };
 
 static const char *const state_names[MIGRATE_STATE_COUNT] = {
@@ -155,6 +156,8 @@ size_t migrate_account_encode(const struct migrate_account *a,
 		put_u64(&w, TAG_QUOTA_KBYTES, a->quota_kbytes);
 	if (a->local)
 		put_u64(&w, TAG_LOCAL, 1);
+	if (a->proxy_granted_ms != 0)
+		put_u64(&w, TAG_PROXY_GRANTED_MS, (uint64_t)a->proxy_granted_ms);
 	return w.len;
 }
 
@@ -255,6 +258,8 @@ static int decode_field(struct migrate_account *a, unsigned int tag,
 			return -1;
 		a->local = num == 1;
 		return 0;
+	case TAG_PROXY_GRANTED_MS:
+		return get_u64(v, len, (uint64_t *)&a->proxy_granted_ms);
 	default:
 		return 0; /* a newer writer's field */
 	}
@@ -295,6 +300,21 @@ int migrate_account_decode(const unsigned char *data, size_t size,
 	if (account_r->state == MIGRATE_STATE_UNKNOWN)
 		return decode_error(error, error_size, "no state", TAG_STATE);
 	return 0;
+}
+
+bool migrate_account_proxied(const struct migrate_account *account)
+{
+	if (account->local)
+		return false;
+	switch (account->state) {
+	case MIGRATE_STATE_QUEUED:
+	case MIGRATE_STATE_IMPORTING:
+	case MIGRATE_STATE_SYNCED:
+	case MIGRATE_STATE_FAILED:
+		return true;
+	default:
+		return false;
+	}
 }
 
 int64_t migrate_account_retry_delay(uint32_t attempts)

@@ -58,12 +58,22 @@ struct migrate_account {
 	   against the stored hash only, and the import only adds (the
 	   ledger copier) */
 	bool local;
+	/* when the passdb last answered a login of the account with "proxy
+	   to the legacy server" (ms since the epoch, this host's clock; 0:
+	   never). Written in the transaction that re-checked the state, so
+	   none is written once the account is in cutover: the cut-over's
+	   fence waits out the sessions granted before its flip. */
+	int64_t proxy_granted_ms;
 };
 
 const char *migrate_account_state_name(enum migrate_account_state state);
 /* Returns 0 and the state for a name as migrate_account_state_name()
    gives it, -1 for anything else. */
 int migrate_account_state_parse(const char *name, enum migrate_account_state *state_r);
+
+/* A login of this account may be served by the legacy server (proxy
+   mode): it is not local and not yet in cutover or migrated. */
+bool migrate_account_proxied(const struct migrate_account *account);
 
 /* The state machine of DESIGN.md: is from -> to a legal transition? */
 bool migrate_account_transition_allowed(enum migrate_account_state from,

@@ -17,6 +17,8 @@ struct account_op {
 	int64_t next_retry;
 	const struct migrate_account_progress *progress;
 	bool local;
+	int64_t now_ms;
+	bool granted;
 };
 
 static int do_account_get(struct store_txn *t, void *context)
@@ -168,6 +170,44 @@ int migrate_store_account_transition(struct migrate_store *store,
 			    migrate_account_state_name(to), address);
 	}
 	return store_write(store, &store->routing, do_account_transition, &op, error, error_size);
+}
+
+/* One transaction, so that it orders against the cut-over's flip: either
+   the grant is written before the flip (and the fence sees it) or the
+   state read here is already cutover (and no grant is written). */
+static int do_account_proxy_grant(struct store_txn *t, void *context)
+{
+	struct account_op *op = context;
+	int ret = store_account_read(t, op->address, op->account);
+
+	op->granted = false;
+	if (ret <= 0 || !migrate_account_proxied(op->account))
+		return ret;
+	op->account->proxy_granted_ms = op->now_ms;
+	if (store_account_write(t, op->account, op->account->state) < 0)
+		return -1;
+	op->granted = true;
+	return 1;
+}
+
+int migrate_store_account_proxy_grant(struct migrate_store *store,
+				      const char *address, int64_t now_ms,
+				      struct migrate_account *account_r,
+				      bool *granted_r,
+				      char *error, size_t error_size)
+{
+	struct account_op op = {
+		.address = address, .account = account_r, .now_ms = now_ms,
+	};
+	int ret;
+
+	*granted_r = false;
+	if (store_check_address(address, error, error_size) < 0)
+		return -1;
+	ret = store_write(store, &store->routing, do_account_proxy_grant, &op,
+			  error, error_size);
+	*granted_r = ret > 0 && op.granted;
+	return ret;
 }
 
 static void rate_add(struct migrate_stats *stats, int64_t now,

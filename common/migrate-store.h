@@ -121,6 +121,19 @@ int migrate_store_account_transition(struct migrate_store *store,
 				     enum migrate_account_state to,
 				     const char *last_error, int64_t next_retry,
 				     char *error, size_t error_size);
+/* The passdb is about to answer a login of the account with "proxy to
+   the legacy server". In one write transaction: reads the account and,
+   when its state is still one whose logins are proxied
+   (migrate_account_proxied), stamps proxy_granted_ms = now_ms.
+   Returns 1 and the account as it is now (granted_r says whether the
+   grant was written), 0 when the store does not know the account
+   (nothing written), -1 on error. Thread-safe as every store call; runs
+   in the auth process's store thread, never on its event loop. */
+int migrate_store_account_proxy_grant(struct migrate_store *store,
+				      const char *address, int64_t now_ms,
+				      struct migrate_account *account_r,
+				      bool *granted_r,
+				      char *error, size_t error_size);
 int migrate_store_account_set_progress(struct migrate_store *store,
 				       const char *address,
 				       const struct migrate_account_progress *progress,

@@ -67,6 +67,7 @@ static void legacy_capture_answer_accepted(struct migrate_login *login,
 	    login->account.state == MIGRATE_STATE_FAILED)
 		login->account.state = MIGRATE_STATE_QUEUED;
 	login->note = note;
+	login->legacy_verified = TRUE;
 	migrate_login_answer(login);
 }
 
@@ -141,12 +142,16 @@ static void legacy_capture_record(struct legacy_capture *capture)
 	if (ret < 0)
 		return;
 	capture->created = ret > 0;
-	if (ret == 0 &&
-	    migrate_store_secret_set(store, capture->address, &capture->secret,
-				     error, error_size) < 0)
-		return;
 	if (migrate_store_account_get(store, capture->address, &account,
 				      error, error_size) <= 0)
+		return;
+	/* a cut-over that finished while the legacy server was asked: from
+	   now on the local password alone counts, the legacy one never
+	   replaces it */
+	if (ret == 0 && (migrate_account_proxied(&account) ||
+			 account.state == MIGRATE_STATE_CUTOVER) &&
+	    migrate_store_secret_set(store, capture->address, &capture->secret,
+				     error, error_size) < 0)
 		return;
 	if (account.state == MIGRATE_STATE_FAILED &&
 	    migrate_store_account_transition(store, capture->address,

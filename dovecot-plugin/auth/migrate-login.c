@@ -105,8 +105,8 @@ static bool migrate_login_proxyable(const struct migrate_login *login)
 	return protocol == login->protocol && migrate_login_legacy_port(login) != 0;
 }
 
-static void migrate_login_proxy(const struct ip_addr *ip, const char *error,
-				struct migrate_login *login)
+/* The proxy fields for the legacy server at login->proxy_ip. */
+static void migrate_login_proxy_fields(struct migrate_login *login)
 {
 	const struct migrate_domain *domain = login->domain;
 	const struct migrate_config *config = login->module->auth->config;
@@ -114,14 +114,9 @@ static void migrate_login_proxy(const struct ip_addr *ip, const char *error,
 	const char *cert = domain->tls_verify && domain->proxy_tls_verify ?
 		"yes" : "any-cert";
 
-	if (ip == NULL) {
-		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
-				   "temporary failure", error);
-		return;
-	}
 	auth_request_set_field(request, "proxy", "y", NULL);
 	auth_request_set_field(request, "host", domain->legacy_host, NULL);
-	auth_request_set_field(request, "hostip", net_ip2addr(ip), NULL);
+	auth_request_set_field(request, "hostip", net_ip2addr(&login->proxy_ip), NULL);
 	auth_request_set_field(request, "port",
 		dec2str(migrate_login_legacy_port(login)), NULL);
 	if (domain->tls == MIGRATE_TLS_IMPLICIT)
@@ -133,12 +128,66 @@ static void migrate_login_proxy(const struct ip_addr *ip, const char *error,
 	auth_request_set_field(request, "proxy_not_trusted", "y", NULL);
 	auth_request_set_field(request, "proxy_timeout",
 			       dec2str(config->proxy_timeout_secs), NULL);
+}
+
+/* STORE lane: the grant, in the transaction that re-reads the state. */
+static void migrate_login_grant(struct migrate_login *login)
+{
+	struct migrate_store *store;
+	struct timeval now;
+
+	login->store_ret = -1;
+	store = migrate_auth_store(login->module->auth, login->error,
+				   sizeof(login->error));
+	if (store == NULL)
+		return;
+	i_gettimeofday(&now);
+	login->store_ret = migrate_store_account_proxy_grant(store,
+		login->addr.address, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000,
+		&login->fresh, &login->granted, login->error, sizeof(login->error));
+}
+
+static void migrate_login_answer_fresh(struct migrate_login *login);
+
+static void migrate_login_granted(struct migrate_login *login)
+{
+	if (login->store_ret < 0) {
+		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
+				   "temporary failure", t_strdup_printf(
+				   "account store: %s", login->error));
+		return;
+	}
+	/* 0: a first login whose account is still being recorded; it
+	   cannot be in a cut-over, which needs a complete import first */
+	if (login->store_ret > 0 && !login->granted) {
+		/* the cut-over started since the state was read */
+		login->account = login->fresh;
+		migrate_login_answer_fresh(login);
+		return;
+	}
+	migrate_login_proxy_fields(login);
 	migrate_login_succeed(login, "proxied to the legacy server",
 			      migrate_account_state_name(login->account.state));
 }
 
-/* A login whose password is right: what the account's state gives. */
-void migrate_login_answer(struct migrate_login *login)
+/* The legacy host's address is known: the grant decides, last of all
+   (a resolver that takes its time must not widen the fence's window). */
+static void migrate_login_proxy(const struct ip_addr *ip, const char *error,
+				struct migrate_login *login)
+{
+	if (ip == NULL) {
+		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
+				   "temporary failure", error);
+		return;
+	}
+	login->proxy_ip = *ip;
+	auth_offload_run(login->module->auth->offload, AUTH_OFFLOAD_STORE,
+			 migrate_login_grant, migrate_login_granted, login);
+}
+
+/* A login whose password is right, answered from login->account as the
+   store holds it now. */
+static void migrate_login_answer_state(struct migrate_login *login)
 {
 	struct migrate_auth *auth = login->module->auth;
 	const char *state = migrate_account_state_name(login->account.state);
@@ -177,6 +226,62 @@ void migrate_login_answer(struct migrate_login *login)
 	}
 	legacy_host_resolve(auth->resolver, login->domain->legacy_host,
 			    authdb_event(login->request), migrate_login_proxy, login);
+}
+
+static void migrate_login_answer_fresh(struct migrate_login *login)
+{
+	if (login->legacy_verified && !migrate_account_proxied(&login->account) &&
+	    login->account.state != MIGRATE_STATE_CUTOVER) {
+		/* only the legacy server took this password, and the
+		   account has just been moved here: from now on the local
+		   password alone decides, at the next login */
+		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
+			"temporary failure", t_strdup_printf(
+			"account %s meanwhile, the legacy password no longer "
+			"counts", migrate_account_state_name(login->account.state)));
+		return;
+	}
+	migrate_login_answer_state(login);
+}
+
+/* STORE lane: the account as it is now, after the password check. */
+static void migrate_login_reread(struct migrate_login *login)
+{
+	struct migrate_store *store;
+
+	login->store_ret = -1;
+	store = migrate_auth_store(login->module->auth, login->error,
+				   sizeof(login->error));
+	if (store == NULL)
+		return;
+	login->store_ret = migrate_store_account_get(store, login->addr.address,
+		&login->fresh, login->error, sizeof(login->error));
+}
+
+static void migrate_login_reread_done(struct migrate_login *login)
+{
+	if (login->store_ret < 0) {
+		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
+				   "temporary failure", t_strdup_printf(
+				   "account store: %s", login->error));
+		return;
+	}
+	/* 0: a first login whose account is still being recorded */
+	if (login->store_ret > 0)
+		login->account = login->fresh;
+	migrate_login_answer_fresh(login);
+}
+
+/* A login whose password is right. The state the login was checked
+   against was read before the password check, which takes a second or
+   more under load; a cut-over may have started meanwhile. So the answer
+   comes from the state read again now, and a proxy answer from the
+   state read in the transaction that records the grant (the fence,
+   doveadm-migrate-cutover.c). */
+void migrate_login_answer(struct migrate_login *login)
+{
+	auth_offload_run(login->module->auth->offload, AUTH_OFFLOAD_STORE,
+			 migrate_login_reread, migrate_login_reread_done, login);
 }
 
 /* A local session looks its user up in the userdb: such a login is

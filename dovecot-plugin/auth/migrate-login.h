@@ -45,6 +45,14 @@ struct migrate_login {
 	/* CRYPT lane result: 1 match, 0 mismatch, -1 unusable hash or a
 	   hash that could not be computed (verify_errno) */
 	int verify_ret, verify_errno;
+	/* the password was accepted by the legacy server, not the stored
+	   hash */
+	bool legacy_verified;
+	/* the answer: the account re-read after the password check, the
+	   legacy server's address and whether a proxy grant was written */
+	struct migrate_account fresh;
+	struct ip_addr proxy_ip;
+	bool granted;
 };
 
 /* One legacy check and the recording of its result, shared by every

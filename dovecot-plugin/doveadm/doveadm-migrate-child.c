@@ -217,7 +217,9 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 	   3.7 s for their passes) */
 	const char *args[] = {
 		"-o", location, "-f", "tab", "mailbox", "status", "-u",
-		address, kind == CHILD_COUNT_LEGACY ? "messages" : "messages vsize",
+		address, kind == CHILD_COUNT_LEGACY ? "messages" :
+		kind == CHILD_COUNT_LEGACY_UIDS ? "messages uidvalidity uidnext" :
+		"messages vsize",
 		"*", NULL
 	};
 
@@ -267,8 +269,7 @@ int child_spawn_flush(const char *dovecot_config, struct child *child,
 	return child_spawn(dovecot_config, child, args);
 }
 
-/* A finished child's stdout, split into lines (the data stack). */
-static const char *const *child_output_lines(struct child *child)
+const char *child_output_text(struct child *child)
 {
 	string_t *out = t_str_new(4096);
 	char buf[4096];
@@ -279,7 +280,13 @@ static const char *const *child_output_lines(struct child *child)
 		str_append_data(out, buf, ret);
 		offset += ret;
 	}
-	return t_strsplit(str_c(out), "\n");
+	return str_c(out);
+}
+
+/* A finished child's stdout, split into lines (the data stack). */
+static const char *const *child_output_lines(struct child *child)
+{
+	return t_strsplit(child_output_text(child), "\n");
 }
 
 const char *const *child_output_rows(struct child *child)

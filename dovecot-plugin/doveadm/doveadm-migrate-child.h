@@ -37,6 +37,9 @@ enum child_count_kind {
 	CHILD_COUNT_LEGACY,
 	/* the legacy one with sizes, when a quota must be checked first */
 	CHILD_COUNT_LEGACY_SIZES,
+	/* the legacy one with UIDVALIDITY and UIDNEXT: the cut-over's
+	   check that its last pass missed nothing */
+	CHILD_COUNT_LEGACY_UIDS,
 };
 /* `mailbox status` (-f tab) of the account's mailbox. The legacy
    domain's POP3 server is reached through a TLS relay when the domain
@@ -78,6 +81,8 @@ uint64_t child_sweep_copied(struct child *child);
 /* A finished `-f tab` child's rows, its header and empty lines left out
    (the data stack). */
 const char *const *child_output_rows(struct child *child);
+/* A finished child's whole stdout (the data stack). */
+const char *child_output_text(struct child *child);
 
 /* Stops the running child (SIGTERM to its supervisor, which kills
    doveadm's group) when its doveadm has read nothing for stall_secs: a

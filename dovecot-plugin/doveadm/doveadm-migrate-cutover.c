@@ -1,21 +1,37 @@
 /* doveadm migrate cutover [-c migrate.conf] -u ACCOUNT
 
-   Switches one synced account from the legacy server to the new one:
-   1. synced -> cutover: from now on the passdb refuses its logins with
-      "being moved, try again in a minute", so no new proxied session
-      starts and nothing changes on the legacy side any more;
-   2. `doveadm proxy kick ACCOUNT` ends the sessions still proxied there;
-   3. a last dsync pass, exact because the local side has no changes of
-      its own yet, and the ledger's watermarks (`migrate sweep -M`: every
-      legacy UID below each folder's UIDNEXT is now local); an account
-      imported by the ledger copier (local and refuse modes) gets a last
-      sweep instead;
-   4. cutover -> migrated: logins and deliveries are local from now on,
+   Switches one synced account from the legacy server to the new one. The
+   order of the steps is what keeps IMAP's promise (within one
+   UIDVALIDITY a UID names one message forever) and loses nothing:
+   1. synced -> cutover: from now on the passdb refuses the account's
+      logins ("being moved, try again in a minute") and writes no proxy
+      grant any more (the grant and the state check share a transaction);
+   2. the fence (doveadm-migrate-fence.h): kick the account's proxied
+      sessions and list the login processes' proxies until none of the
+      account is left and the newest grant has had time to reach its
+      login process. Before this step a login decided on an older state
+      could still start a session on the legacy server after the kick;
+      after it, no client can see or change the legacy mailbox;
+   3. the last dsync pass, exact because the local side has no changes
+      of its own yet, and the ledger's watermarks (`migrate sweep -M`);
+      it mirrors every legacy folder's UIDVALIDITY and UIDNEXT, so every
+      legacy UID a client saw through the proxy is either the same
+      message here or below the local UIDNEXT, never given again;
+   4. the check: the legacy folders' message counts, UIDVALIDITY and
+      UIDNEXT now against the copy's. Mail delivered to the legacy server
+      during the pass (Postfix still relays a cutover account there)
+      shows up here, and another pass takes it (at most
+      CUTOVER_ROUNDS); a mailbox that keeps changing gets the ledger
+      copier instead, which copies what is missing exactly once. So what
+      the legacy mailbox holds at the flip is local at the flip;
+   5. cutover -> migrated: logins and deliveries are local from now on,
       and the account's sweep is scheduled sweep_after_secs later, for
-      the mail the legacy server still got during the window.
-   When the last pass fails the account goes to failed (with the cause
-   and a retry time) and is queued again; the legacy server stays in
-   charge until a later cut-over. */
+      the mail Postfix had already queued for the legacy server.
+   An account imported by the ledger copier (local and refuse modes) gets
+   a last sweep instead of 3 and 4. When the fence or the last pass fails
+   the account goes to failed (with the cause and a retry time) and is
+   queued again; the legacy server stays in charge until a later
+   cut-over. */
 
 #include "lib.h"
 #include "master-service.h"
@@ -28,10 +44,15 @@
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
 #include "doveadm-migrate-child.h"
+#include "doveadm-migrate-fence.h"
+#include "migrate-folder-status.h"
 
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
+
+/* dsync rounds at the cut-over before the ledger copier takes the rest */
+#define CUTOVER_ROUNDS 3
 
 struct cutover {
 	const struct migrate_config *config;
@@ -39,6 +60,9 @@ struct cutover {
 	struct migrate_store *store;
 	const char *address;
 	struct migrate_account account;
+	struct migrate_fence_result fence;
+	unsigned int rounds;
+	bool copier_fallback;
 };
 
 static bool child_ok(int status)
@@ -46,22 +70,24 @@ static bool child_ok(int status)
 	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* Kicks the account's proxied sessions; a failure is only a warning:
-   the passdb already refuses new ones. */
-static void cutover_kick(struct cutover *c)
+/* Step 2: no session of the account on the legacy server from here on. */
+static const char *cutover_fence(struct cutover *c)
 {
-	const char *args[] = { "proxy", "kick", c->address, NULL };
-	struct child child;
-	int status;
+	struct migrate_account account;
+	const char *reason;
+	char error[512];
+	int ret;
 
-	if (child_spawn(c->dovecot_config, &child, args) < 0)
-		return;
-	status = child_wait(&child);
-	if (!child_ok(status)) {
-		i_warning("migrate cutover: %s: kicking proxied sessions failed: %s",
-			  c->address, child_reason(&child, status));
-	}
-	child_close(&child);
+	/* read after the flip: no grant can be newer than this one */
+	ret = migrate_store_account_get(c->store, c->address, &account,
+					error, sizeof(error));
+	if (ret <= 0)
+		return ret < 0 ? t_strdup(error) : "the account disappeared";
+	if (migrate_fence_sessions(doveadm_settings->base_dir, c->address,
+				   account.proxy_granted_ms, &c->fence,
+				   &reason) < 0)
+		return t_strconcat("fencing off the legacy sessions: ", reason, NULL);
+	return NULL;
 }
 
 /* Runs one started child to its end; NULL when it succeeded, else why.
@@ -86,6 +112,115 @@ static const char *cutover_run(struct cutover *c, struct child *child, int spawn
 	return reason;
 }
 
+/* A finished child's output; NULL when it failed (reason_r set). */
+static const char *cutover_output(struct child *child, int spawned,
+				  const char **reason_r)
+{
+	const char *text = NULL;
+	int status;
+
+	if (spawned < 0) {
+		*reason_r = "could not start doveadm";
+		return NULL;
+	}
+	status = child_wait(child);
+	if (!child_ok(status))
+		*reason_r = child_reason(child, status);
+	else
+		text = child_output_text(child);
+	child_close(child);
+	return text;
+}
+
+/* Step 4: does the copy the marks describe cover the legacy mailbox as
+   it is now? NULL when it does; else what differs, or why it could not
+   be told (the cut-over fails then: the legacy server stays in charge). */
+static const char *cutover_check(struct cutover *c, const char *marks,
+				 bool *covered_r)
+{
+	struct migrate_folder_listing copy, legacy;
+	const struct migrate_domain *domain =
+		migrate_config_find_domain(c->config, c->account.domain);
+	const char *text, *reason = NULL;
+	struct child child;
+	char why[512];
+
+	*covered_r = FALSE;
+	text = cutover_output(&child, child_spawn_count(c->dovecot_config,
+		&child, c->address, c->account.protocol, domain,
+		CHILD_COUNT_LEGACY_UIDS), &reason);
+	if (text == NULL)
+		return t_strconcat("reading the legacy folders: ", reason, NULL);
+	if (migrate_folder_listing_parse(marks, &copy, why, sizeof(why)) < 0)
+		reason = t_strconcat("the marks: ", why, NULL);
+	else if (migrate_folder_listing_parse(text, &legacy, why, sizeof(why)) < 0)
+		reason = t_strconcat("the legacy folders: ", why, NULL);
+	else if (migrate_folder_listing_covers(&copy, &legacy,
+			c->account.protocol == MIGRATE_PROTOCOL_POP3,
+			why, sizeof(why)))
+		*covered_r = TRUE;
+	else
+		i_info("migrate cutover: %s: the legacy mailbox changed during "
+		       "the last pass (%s)", c->address, why);
+	migrate_folder_listing_free(&copy);
+	migrate_folder_listing_free(&legacy);
+	return reason;
+}
+
+/* Step 3 once: a dsync pass and the marks, which bring the local
+   counts; the marks' listing in marks_r. */
+static const char *cutover_dsync_round(struct cutover *c, const char **marks_r)
+{
+	struct migrate_account_progress *p = &c->account.progress;
+	struct child child;
+	const char *reason;
+	int status;
+
+	reason = cutover_run(c, &child, child_spawn_pass(c->dovecot_config,
+		&child, c->address, c->account.protocol,
+		migrate_config_find_domain(c->config, c->account.domain),
+		c->config->import_prefetch, FALSE), NULL);
+	if (reason != NULL)
+		return reason;
+	if (child_spawn_sweep(c->dovecot_config, &child, c->address,
+			      c->config->path, 0, TRUE) < 0)
+		return "could not start doveadm";
+	status = child_wait(&child);
+	if (!child_ok(status))
+		reason = child_reason(&child, status);
+	else {
+		if (child_mark_count(&child, &p->folders_done,
+				     &p->messages_done, &p->bytes_done))
+			p->pass++;
+		*marks_r = child_output_text(&child);
+	}
+	child_close(&child);
+	return reason;
+}
+
+/* Steps 3 and 4 for an account dsync imported; NULL on success. */
+static const char *cutover_dsync(struct cutover *c)
+{
+	const char *marks = NULL, *reason;
+	struct child child;
+	bool covered = FALSE;
+
+	for (c->rounds = 1; ; c->rounds++) {
+		if ((reason = cutover_dsync_round(c, &marks)) != NULL ||
+		    (reason = cutover_check(c, marks, &covered)) != NULL)
+			return reason;
+		if (covered || c->rounds == CUTOVER_ROUNDS)
+			break;
+	}
+	if (covered)
+		return NULL;
+	/* still changing (a busy delivery stream): the copier takes what
+	   the last pass missed, exactly once, without touching the rest */
+	c->copier_fallback = TRUE;
+	return cutover_run(c, &child, child_spawn_sweep(c->dovecot_config,
+		&child, c->address, c->config->path, 0, FALSE), NULL);
+}
+
 /* The final pass; NULL on success, else the cause. */
 static const char *cutover_final_pass(struct cutover *c)
 {
@@ -97,18 +232,8 @@ static const char *cutover_final_pass(struct cutover *c)
 	if (migrate_store_ledger_account_get(c->store, c->address, &la,
 					     error, sizeof(error)) < 0)
 		return t_strdup(error);
-	if (la.engine != MIGRATE_ENGINE_COPIER) {
-		/* dsync, then the marks, which bring the local counts */
-		reason = cutover_run(c, &child, child_spawn_pass(c->dovecot_config,
-			&child, c->address, c->account.protocol,
-			migrate_config_find_domain(c->config, c->account.domain),
-			c->config->import_prefetch, FALSE), NULL);
-		if (reason != NULL)
-			return reason;
-		return cutover_run(c, &child, child_spawn_sweep(c->dovecot_config,
-			&child, c->address, c->config->path, 0, TRUE),
-			child_mark_count);
-	}
+	if (la.engine != MIGRATE_ENGINE_COPIER)
+		return cutover_dsync(c);
 	reason = cutover_run(c, &child, child_spawn_sweep(c->dovecot_config,
 		&child, c->address, c->config->path, 0, FALSE), NULL);
 	if (reason != NULL)
@@ -238,8 +363,8 @@ int doveadm_migrate_cutover(const struct migrate_config *config,
 		*reason_r = t_strdup(error);
 		return -1;
 	}
-	cutover_kick(&c);
-	if ((reason = cutover_final_pass(&c)) != NULL) {
+	if ((reason = cutover_fence(&c)) != NULL ||
+	    (reason = cutover_final_pass(&c)) != NULL) {
 		cutover_fail(&c, reason);
 		*reason_r = reason;
 		return 0;
@@ -254,8 +379,11 @@ int doveadm_migrate_cutover(const struct migrate_config *config,
 		return -1;
 	}
 	cutover_schedule_sweep(&c);
-	i_info("migrate cutover: %s: migrated, %"PRIu64" messages local",
-	       address, c.account.progress.messages_done);
+	i_info("migrate cutover: %s: migrated, %"PRIu64" messages local "
+	       "(fence: %u sessions kicked, %u rounds, %"PRId64" ms; "
+	       "%u passes%s)", address, c.account.progress.messages_done,
+	       c.fence.kicked, c.fence.rounds, c.fence.waited_ms, c.rounds,
+	       c.copier_fallback ? ", then the copier" : "");
 	return 1;
 }
 
