@@ -797,10 +797,59 @@ static void test_store_ledger(void)
 	test_end();
 }
 
+/* The grant and the flip order against each other: a grant is written
+   while the account's logins are proxied and never once it is in
+   cutover, so the cut-over's fence knows the newest one. */
+static void test_store_proxy_grant(void)
+{
+	struct migrate_store *store;
+	struct migrate_account a;
+	bool granted;
+
+	test_begin("store: proxy grants stop at the cut-over's flip");
+	store_reset();
+	store = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(store != NULL);
+	test_assert(migrate_store_account_proxy_grant(store, "new@example.com",
+		1000, &a, &granted, error, sizeof(error)) == 0 && !granted);
+	test_assert(create(store, "a@example.com", MIGRATE_STATE_QUEUED) == 1);
+	test_assert(migrate_store_account_proxy_grant(store, "a@example.com",
+		1000, &a, &granted, error, sizeof(error)) == 1 && granted);
+	test_assert(a.proxy_granted_ms == 1000 && a.state == MIGRATE_STATE_QUEUED);
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_QUEUED, MIGRATE_STATE_IMPORTING, NULL, 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_IMPORTING, MIGRATE_STATE_SYNCED, NULL, 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_proxy_grant(store, "a@example.com",
+		2000, &a, &granted, error, sizeof(error)) == 1 && granted);
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_SYNCED, MIGRATE_STATE_CUTOVER, NULL, 0, error, sizeof(error)) == 0);
+	/* after the flip: refused, the state says why, the grant stays */
+	test_assert(migrate_store_account_proxy_grant(store, "a@example.com",
+		3000, &a, &granted, error, sizeof(error)) == 1 && !granted);
+	test_assert(a.state == MIGRATE_STATE_CUTOVER && a.proxy_granted_ms == 2000);
+	test_assert(migrate_store_account_get(store, "a@example.com", &a,
+		error, sizeof(error)) == 1 && a.proxy_granted_ms == 2000);
+	test_assert(migrate_store_account_transition(store, "a@example.com",
+		MIGRATE_STATE_CUTOVER, MIGRATE_STATE_MIGRATED, NULL, 0, error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_proxy_grant(store, "a@example.com",
+		4000, &a, &granted, error, sizeof(error)) == 1 && !granted);
+	/* a local account is never proxied */
+	test_assert(create(store, "l@example.com", MIGRATE_STATE_QUEUED) == 1);
+	test_assert(migrate_store_account_set_local(store, "l@example.com", TRUE,
+		error, sizeof(error)) == 0);
+	test_assert(migrate_store_account_proxy_grant(store, "l@example.com",
+		5000, &a, &granted, error, sizeof(error)) == 1 && !granted);
+	test_assert(consistent(store));
+	migrate_store_close(&store);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const tests[])(void) = {
 		test_store_accounts,
+		test_store_proxy_grant,
 		test_store_secrets_and_aliases,
 		test_store_ledger,
 		test_store_queue,
