@@ -263,7 +263,7 @@ class CutoverFenceTest(ImportCase):
               "%d refusals, %d disconnects, %d missing, %d doubled, %d UIDs "
               "reused" % (len(clients), appended, len(ledger.expunged),
                           ledger.refusals, ledger.disconnects, len(missing),
-                          len(doubled), len(ledger.conflicts)), end="")
+                          len(doubled), len(ledger.conflicts)))
         self.assertGreater(appended, 20)
         self.assertEqual(ledger.other_errors, [])
         self.assertEqual(missing, [], "%s\n%s" % (
@@ -327,7 +327,7 @@ class CutoverFenceTest(ImportCase):
             t.join(60)
         print("\n     pop3: %d sessions, %d UIDLs seen, %d refusals, %d "
               "disconnects" % (counts["sessions"], len(seen), counts["refusals"],
-                               counts["disconnects"]), end="")
+                               counts["disconnects"]))
         self.assertGreater(counts["sessions"], 2)
         self.assertEqual(conflicts, [])
         # and the local maildrop answers every UIDL seen with its message
