@@ -146,6 +146,9 @@ static const char *cutover_check(struct cutover *c, const char *marks,
 	char why[512];
 
 	*covered_r = FALSE;
+	/* freed whole below even when a parse never reached them */
+	i_zero(&copy);
+	i_zero(&legacy);
 	text = cutover_output(&child, child_spawn_count(c->dovecot_config,
 		&child, c->address, c->account.protocol, domain,
 		CHILD_COUNT_LEGACY_UIDS), &reason);
