@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 
 #define RECORD_VERSION 1
 
@@ -300,6 +301,14 @@ int migrate_account_decode(const unsigned char *data, size_t size,
 	if (account_r->state == MIGRATE_STATE_UNKNOWN)
 		return decode_error(error, error_size, "no state", TAG_STATE);
 	return 0;
+}
+
+int64_t migrate_account_now_ms(void)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 }
 
 bool migrate_account_proxied(const struct migrate_account *account)

@@ -71,6 +71,10 @@ const char *migrate_account_state_name(enum migrate_account_state state);
    gives it, -1 for anything else. */
 int migrate_account_state_parse(const char *name, enum migrate_account_state *state_r);
 
+/* The clock proxy_granted_ms is in: ms since the epoch, this host's
+   wall clock. The grant (auth) and the fence (cut-over) both read it. */
+int64_t migrate_account_now_ms(void);
+
 /* A login of this account may be served by the legacy server (proxy
    mode): it is not local and not yet in cutover or migrated. */
 bool migrate_account_proxied(const struct migrate_account *account);

@@ -47,6 +47,13 @@ void migrate_login_fail(struct migrate_login *login,
 	migrate_login_free(login);
 }
 
+void migrate_login_fail_store(struct migrate_login *login)
+{
+	migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
+			   "temporary failure", t_strdup_printf(
+			   "account store: %s", login->error));
+}
+
 static void migrate_login_succeed(struct migrate_login *login,
 				  const char *decision, const char *reason)
 {
@@ -134,17 +141,15 @@ static void migrate_login_proxy_fields(struct migrate_login *login)
 static void migrate_login_grant(struct migrate_login *login)
 {
 	struct migrate_store *store;
-	struct timeval now;
 
 	login->store_ret = -1;
 	store = migrate_auth_store(login->module->auth, login->error,
 				   sizeof(login->error));
 	if (store == NULL)
 		return;
-	i_gettimeofday(&now);
 	login->store_ret = migrate_store_account_proxy_grant(store,
-		login->addr.address, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000,
-		&login->fresh, &login->granted, login->error, sizeof(login->error));
+		login->addr.address, migrate_account_now_ms(), &login->fresh,
+		&login->granted, login->error, sizeof(login->error));
 }
 
 static void migrate_login_answer_fresh(struct migrate_login *login);
@@ -152,9 +157,7 @@ static void migrate_login_answer_fresh(struct migrate_login *login);
 static void migrate_login_granted(struct migrate_login *login)
 {
 	if (login->store_ret < 0) {
-		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
-				   "temporary failure", t_strdup_printf(
-				   "account store: %s", login->error));
+		migrate_login_fail_store(login);
 		return;
 	}
 	/* 0: a first login whose account is still being recorded; it
@@ -261,9 +264,7 @@ static void migrate_login_reread(struct migrate_login *login)
 static void migrate_login_reread_done(struct migrate_login *login)
 {
 	if (login->store_ret < 0) {
-		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
-				   "temporary failure", t_strdup_printf(
-				   "account store: %s", login->error));
+		migrate_login_fail_store(login);
 		return;
 	}
 	/* 0: a first login whose account is still being recorded */

@@ -65,6 +65,8 @@ ARRAY_DEFINE_TYPE(migrate_login, struct migrate_login *);
 /* Answers with a failure result, logs it, frees the login. */
 void migrate_login_fail(struct migrate_login *login, enum passdb_result result,
 			const char *decision, const char *reason);
+/* Answers a temporary failure for the store error in login->error. */
+void migrate_login_fail_store(struct migrate_login *login);
 /* The password is right: answers what login->account.state and the mode
    give, and frees the login. */
 void migrate_login_answer(struct migrate_login *login);

@@ -122,9 +122,7 @@ static void migrate_login_looked_up(struct migrate_login *login)
 {
 	login->lookup_generation = login->module->record_generation;
 	if (login->store_ret < 0) {
-		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
-				   "temporary failure", t_strdup_printf(
-				   "account store: %s", login->error));
+		migrate_login_fail_store(login);
 		return;
 	}
 	if (login->store_ret == 0) {

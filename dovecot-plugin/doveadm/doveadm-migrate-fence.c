@@ -8,9 +8,9 @@
 #include "ioloop.h"
 #include "str.h"
 #include "strescape.h"
-#include "time-util.h"
 #include "ipc-client.h"
 
+#include "migrate-account.h"
 #include "doveadm-migrate-fence.h"
 
 #include <sys/stat.h>
@@ -26,14 +26,6 @@ struct fence_cmd {
 	bool list, done, failed;
 	const char *error;
 };
-
-int64_t migrate_fence_now_ms(void)
-{
-	struct timeval now;
-
-	i_gettimeofday(&now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
-}
 
 static void fence_cmd_end(struct fence_cmd *cmd, bool failed, const char *error)
 {
@@ -124,7 +116,7 @@ int migrate_fence_sessions(const char *base_dir, const char *address,
 			   const char **reason_r)
 {
 	const char *socket_path = t_strconcat(base_dir, "/ipc", NULL);
-	int64_t start = migrate_fence_now_ms(), now = start;
+	int64_t start = migrate_account_now_ms(), now = start;
 	unsigned int kicked, listed;
 	const char *error;
 	struct stat st;
@@ -141,7 +133,7 @@ int migrate_fence_sessions(const char *base_dir, const char *address,
 		ret = fence_round(socket_path, address, &kicked, &listed, &error);
 		result_r->kicked += kicked;
 		result_r->rounds++;
-		now = migrate_fence_now_ms();
+		now = migrate_account_now_ms();
 		result_r->waited_ms = now - start;
 		if (ret == 0 && listed == 0 &&
 		    now >= granted_ms + MIGRATE_FENCE_SETTLE_MSECS)

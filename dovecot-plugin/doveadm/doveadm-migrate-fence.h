@@ -44,6 +44,4 @@ int migrate_fence_sessions(const char *base_dir, const char *address,
 			   struct migrate_fence_result *result_r,
 			   const char **reason_r);
 
-int64_t migrate_fence_now_ms(void);
-
 #endif
