@@ -43,7 +43,7 @@
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
-#include "doveadm-migrate-child.h"
+#include "import-child.h"
 #include "doveadm-migrate-fence.h"
 #include "migrate-folder-status.h"
 

@@ -26,7 +26,7 @@
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
-#include "doveadm-migrate-child.h"
+#include "import-child.h"
 
 #include <sys/wait.h>
 #include <sysexits.h>

@@ -4,7 +4,7 @@
    file system of every root directory its namespaces use (mail, index,
    control), once, instead of Dovecot's fsync per message. The worker runs
    it after the passes it ran with mail_fsync = never
-   (doveadm-migrate-replica.h).
+   (import-replica.h).
 
    -D discards the local copy instead: each root directory is renamed to
    ROOT.discarded-UNIXTIME (left for the operator to delete), so the next

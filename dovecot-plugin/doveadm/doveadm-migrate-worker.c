@@ -9,13 +9,17 @@
    host and credential come from the migrate userdb (doveadm only), never
    from the command line.
 
-   A job runs child doveadms: the pass, and beside it at first the legacy
-   mailbox's folders, messages and bytes (`mailbox status` with
-   mail_location=imapc: or pop3c:, the totals of the progress record; the
-   pass does not wait for them), then the local counts (done) every few
-   seconds, so the progress record moves; a finished job has done = total.
-   dsync passes write without fsync and end with a flush
-   (doveadm-migrate-replica.h).
+   A job runs its steps (the pass, counts, the flush, the cut-over) in
+   the worker's pool of long-lived import processes (import-pool.h: no
+   doveadm start-up per step). Beside a pass still running after
+   WORKER_LEGACY_COUNT_DELAY_SECS: the legacy mailbox's folders and
+   messages (`mailbox status` with mail_location=imapc: or pop3c:, the
+   totals of the progress record; the pass does not wait for them), then
+   the local counts (done) every few seconds, so the progress record
+   moves; a finished job has done = total. A pass over sooner needs no
+   legacy count: the local counts after it are the totals, and a small
+   account costs the legacy server one session for its import. dsync
+   passes write without fsync and end with a flush (import-replica.h).
 
    After a pass: synced; with cutover = auto (the default) the account is
    then cut over at once (doveadm-migrate-cutover.c) when the pass took
@@ -47,9 +51,11 @@
 #include "migrate-config.h"
 #include "migrate-store.h"
 #include "doveadm-migrate.h"
-#include "doveadm-migrate-child.h"
-#include "doveadm-migrate-hosts.h"
-#include "doveadm-migrate-replica.h"
+#include "import-child.h"
+#include "import-hosts.h"
+#include "import-replica.h"
+#include "import-pool.h"
+#include "import-reasons.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -69,6 +75,8 @@
 #define WORKER_HOST_BUSY_SECS 2
 /* a scheduled sweep that failed is tried again this much later */
 #define WORKER_SWEEP_RETRY_SECS 300
+/* the legacy counts start beside a pass that runs this long */
+#define WORKER_LEGACY_COUNT_DELAY_SECS 2
 /* a finished job waits this long for the legacy counts beside it */
 #define WORKER_LEGACY_COUNT_WAIT_MSECS 10000
 
@@ -85,6 +93,9 @@ enum import_step {
 	STEP_COUNT_LOCAL,
 	/* a migrated account's scheduled sweep (the ledger copier) */
 	STEP_SWEEP,
+	/* cutover = auto: `migrate cutover` of the synced account, in a
+	   pool process (the worker's loop goes on meanwhile) */
+	STEP_CUTOVER,
 };
 
 struct import_job {
@@ -100,7 +111,15 @@ struct import_job {
 	struct child counter;
 	bool counting_legacy;
 	struct migrate_account_progress progress;
-	time_t started, renewed, counted, pass_started;
+	time_t started, renewed, counted;
+	/* when the legacy counts start beside a pass still running (0:
+	   none due): a pass over by then needs none, its local counts are
+	   the totals, and the account needs no legacy session of its own
+	   for them */
+	time_t legacy_count_due;
+	/* when its last pass started, in ms: a pass of a small mailbox is
+	   well under a second, so whole seconds would misjudge one */
+	int64_t pass_started_ms;
 	/* passes run by this job, and passes retried after a failure */
 	unsigned int passes, retries;
 	/* its passes are dsync's (they need a flush) */
@@ -134,6 +153,8 @@ struct worker {
 	   (--once waits for them) */
 	time_t deferred_until;
 	struct legacy_hosts *hosts;
+	/* the long-lived processes the jobs' steps run in */
+	struct import_pool *pool;
 };
 
 static void worker_job_await_legacy_count(struct worker *worker,
@@ -145,13 +166,6 @@ static void worker_store_error(const char *what, const char *error)
 }
 
 /* ---- job outcomes ------------------------------------------------------ */
-
-static bool import_reason_is_auth(const char *reason)
-{
-	return strstr(reason, "AUTHENTICATIONFAILED") != NULL ||
-		strstr(reason, "Authentication failed") != NULL ||
-		strstr(reason, "[AUTH]") != NULL;
-}
 
 static void worker_save_progress(struct worker *worker, struct import_job *job)
 {
@@ -208,23 +222,49 @@ static void worker_job_failed(struct worker *worker, struct import_job *job,
    fails and waits for its retry time. */
 #define WORKER_PASS_RETRIES 2
 
-/* cutover = auto: a converged account is cut over right away (this
-   blocks the worker's loop for the kick and the short last pass). */
-static void worker_job_cutover(struct worker *worker, struct import_job *job)
+/* cutover = auto: a converged account is cut over right away, as a
+   step of its job (doveadm-migrate-cutover.c: the flip, the fence, the
+   last pass and its check). TRUE while it runs. */
+static bool worker_job_start_cutover(struct worker *worker, struct import_job *job)
 {
-	const char *reason;
-	int ret;
+	child_close(&job->main);
+	job->step = STEP_CUTOVER;
+	if (child_spawn_account_step(worker->dovecot_config, &job->main,
+				     "cutover", job->address,
+				     worker->config->path) == 0)
+		return TRUE;
+	i_error("migrate worker: %s: could not start the cut-over", job->address);
+	worker->failed++;
+	worker_job_print(job, "failed", "cut-over: could not start doveadm");
+	return FALSE;
+}
 
-	ret = doveadm_migrate_cutover(worker->config, worker->dovecot_config, worker->store,
-				      job->address, &reason);
-	if (ret > 0) {
+/* The cut-over step ended with status. One that ended without saying
+   (its process died) leaves the account in cutover: it is resumed a
+   minute later, by whichever worker takes it. */
+static void worker_job_cutover_done(struct worker *worker, struct import_job *job,
+				    int status)
+{
+	struct migrate_account account;
+	const char *reason;
+	char error[512];
+
+	child_forward_log(&job->main);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		worker->migrated++;
 		worker_job_print(job, "migrated", "");
 		return;
 	}
+	reason = child_reason(&job->main, status);
 	i_error("migrate worker: %s: cut-over failed: %s", job->address, reason);
 	worker->failed++;
 	worker_job_print(job, "failed", t_strconcat("cut-over: ", reason, NULL));
+	if (migrate_store_account_get(worker->store, job->address, &account,
+				      error, sizeof(error)) > 0 &&
+	    account.state == MIGRATE_STATE_CUTOVER &&
+	    migrate_store_queue_release(worker->store, job->address, getpid(),
+					time(NULL) + 60, error, sizeof(error)) < 0)
+		worker_store_error(job->address, error);
 }
 
 /* cutover = manual: when the synced account's next pass is due (-1:
@@ -236,7 +276,8 @@ static int64_t worker_resync_due(struct worker *worker)
 	return time(NULL) + worker->config->resync_secs;
 }
 
-static void worker_job_synced(struct worker *worker, struct import_job *job)
+/* TRUE while the job goes on (its cut-over runs). */
+static bool worker_job_synced(struct worker *worker, struct import_job *job)
 {
 	char error[512];
 
@@ -252,17 +293,18 @@ static void worker_job_synced(struct worker *worker, struct import_job *job)
 					 worker_resync_due(worker),
 					 error, sizeof(error)) < 0)) {
 		worker_store_error(job->address, error);
-		return;
+		return FALSE;
 	}
 	worker->synced++;
 	i_info("migrate worker: %s: import pass done in %ld s, synced: "
 	       "%u folders, %"PRIu64" messages, %"PRIu64" bytes", job->address,
-	       (long)(time(NULL) - job->pass_started), job->progress.folders_done,
+	       (long)((migrate_account_now_ms() - job->pass_started_ms) / 1000),
+	       job->progress.folders_done,
 	       job->progress.messages_done, job->progress.bytes_done);
 	if (worker->config->cutover == MIGRATE_CUTOVER_AUTO)
-		worker_job_cutover(worker, job);
-	else
-		worker_job_print(job, "synced", "");
+		return worker_job_start_cutover(worker, job);
+	worker_job_print(job, "synced", "");
+	return FALSE;
 }
 
 /* cutover = auto: after a long pass, one more (the next one is shorter,
@@ -272,7 +314,8 @@ static bool worker_job_wants_another_pass(struct worker *worker,
 {
 	return worker->config->cutover == MIGRATE_CUTOVER_AUTO &&
 		job->passes < WORKER_MAX_PASSES_PER_JOB &&
-		time(NULL) - job->pass_started >= worker->config->cutover_pass_secs;
+		migrate_account_now_ms() - job->pass_started_ms >=
+		(int64_t)worker->config->cutover_pass_secs * 1000;
 }
 
 /* The account's engine, chosen at its first pass: dsync while it is
@@ -348,7 +391,7 @@ static int worker_job_start_pass(struct worker *worker, struct import_job *job)
 
 	job->step = STEP_PASS;
 	job->passes++;
-	job->pass_started = time(NULL);
+	job->pass_started_ms = migrate_account_now_ms();
 	if (engine == MIGRATE_ENGINE_NONE)
 		return -1;
 	if (engine == MIGRATE_ENGINE_COPIER) {
@@ -417,16 +460,6 @@ static void worker_read_local_counts(struct import_job *job, struct child *child
 	job->progress.bytes_done = bytes;
 }
 
-/* dsync found the local copy changed behind its back and wants a folder
-   anew that it cannot delete (INBOX). dsync has two wordings for it: the
-   first measured with a message file cut short, the second seen once
-   after a worker was killed with -9 twenty times. */
-static bool dsync_cannot_recreate(const char *reason)
-{
-	return strstr(reason, "Couldn't delete mailbox") != NULL ||
-		strstr(reason, "mailbox_delete failed: INBOX can't be deleted") != NULL;
-}
-
 /* The legacy host said it is throttling: the job goes back (an import to
    the queue, a sweep to the schedule), not counted as the account's
    failure; the host's back-off holds it until then. */
@@ -463,7 +496,7 @@ static bool worker_job_pace(struct worker *worker, struct import_job *job,
 		return TRUE;
 	}
 	reason = child_reason(&job->main, status);
-	if (!legacy_reason_is_throttle(reason) ||
+	if (!import_reason_is_throttle(reason) ||
 	    !legacy_hosts_report(worker->hosts, job_legacy_host(job),
 				 LEGACY_HOST_THROTTLED, reason))
 		return TRUE;
@@ -487,7 +520,7 @@ static void worker_job_legacy_counted(struct worker *worker, struct import_job *
 
 		i_warning("migrate worker: %s: counting the legacy folders failed: %s",
 			  job->address, reason);
-		if (job_legacy_host(job) != NULL && legacy_reason_is_throttle(reason)) {
+		if (job_legacy_host(job) != NULL && import_reason_is_throttle(reason)) {
 			(void)legacy_hosts_report(worker->hosts, job_legacy_host(job),
 						  LEGACY_HOST_THROTTLED, reason);
 		}
@@ -540,7 +573,7 @@ static bool worker_job_quota_checked(struct worker *worker, struct import_job *j
 /* The final local count ended with status (-1: none ran): done = total,
    the bytes from the local count. Only progress: a failed count leaves
    the bytes as the pass left them. */
-static void worker_job_locally_counted(struct worker *worker, struct import_job *job,
+static bool worker_job_locally_counted(struct worker *worker, struct import_job *job,
 				       int status)
 {
 	uint32_t folders;
@@ -561,7 +594,7 @@ static void worker_job_locally_counted(struct worker *worker, struct import_job 
 	}
 	job->progress.folders_done = job->progress.folders_total;
 	job->progress.messages_done = job->progress.messages_total;
-	worker_job_synced(worker, job);
+	return worker_job_synced(worker, job);
 }
 
 /* The job's passes are over and exact: the local side now holds the
@@ -575,8 +608,7 @@ static bool worker_job_passes_done(struct worker *worker, struct import_job *job
 	if (child_spawn_count(worker->dovecot_config, &job->main, job->address,
 			      job->protocol, NULL, CHILD_COUNT_LOCAL) == 0)
 		return TRUE;
-	worker_job_locally_counted(worker, job, -1);
-	return FALSE;
+	return worker_job_locally_counted(worker, job, -1);
 }
 
 /* The main child of a job ended with status: next step. FALSE when the
@@ -602,7 +634,7 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 
 			child_close(&job->main);
 			if (job->dsync && !job->discarded &&
-			    dsync_cannot_recreate(reason)) {
+			    import_reason_cannot_recreate(reason)) {
 				if (worker_job_discard(worker, job, t_strconcat(
 					"dsync cannot repair it: ", reason, NULL)) == 0)
 					return TRUE;
@@ -664,7 +696,9 @@ static bool worker_job_step(struct worker *worker, struct import_job *job,
 		child_close(&job->main);
 		return worker_job_passes_done(worker, job);
 	case STEP_COUNT_LOCAL:
-		worker_job_locally_counted(worker, job, status);
+		return worker_job_locally_counted(worker, job, status);
+	case STEP_CUTOVER:
+		worker_job_cutover_done(worker, job, status);
 		return FALSE;
 	case STEP_SWEEP:
 		worker_sweep_done(worker, job, ok ? NULL :
@@ -691,6 +725,14 @@ static void worker_job_count(struct worker *worker, struct import_job *job)
 		}
 		child_close(&job->counter);
 		job->counted = time(NULL);
+		return;
+	}
+	if (job->legacy_count_due != 0 && time(NULL) >= job->legacy_count_due &&
+	    job->step == STEP_PASS) {
+		job->legacy_count_due = 0;
+		job->counting_legacy = child_spawn_count(worker->dovecot_config,
+			&job->counter, job->address, job->protocol, job->domain,
+			CHILD_COUNT_LEGACY) == 0;
 		return;
 	}
 	if (job->step == STEP_PASS && time(NULL) - job->counted >= WORKER_COUNT_SECS &&
@@ -842,8 +884,10 @@ static bool worker_job_begin(struct worker *worker, struct import_job *job)
 	case MIGRATE_STATE_CUTOVER:
 		if (worker->config->cutover == MIGRATE_CUTOVER_AUTO) {
 			/* its worker died before or during the cut-over */
-			worker_job_cutover(worker, job);
-			return FALSE;
+			job->domain = migrate_config_find_domain(worker->config,
+								 account.domain);
+			job->step = STEP_CUTOVER;
+			return TRUE;
 		}
 		/* fall through */
 	default:
@@ -876,14 +920,13 @@ static void import_job_init(struct import_job *job)
    quick, legacy counts still running are stopped): no zombie is left. */
 static void worker_job_reap_counter(struct import_job *job)
 {
-	int status;
-
-	if (job->counter.pid > 0) {
-		if (job->counting_legacy)
-			(void)kill(job->counter.pid, SIGTERM);
-		(void)waitpid(job->counter.pid, &status, 0);
+	if (job->counting_legacy)
+		child_abort(&job->counter);
+	else {
+		if (job->counter.pid > 0)
+			(void)child_wait(&job->counter);
+		child_close(&job->counter);
 	}
-	child_close(&job->counter);
 }
 
 /* Takes one job and starts it; FALSE when there is nothing to take. */
@@ -904,6 +947,11 @@ static bool worker_start_one(struct worker *worker)
 	if (!worker_job_begin(worker, &job))
 		return TRUE;
 	job.started = job.renewed = job.counted = time(NULL);
+	if (job.step == STEP_CUTOVER) {
+		if (worker_job_start_cutover(worker, &job))
+			array_push_back(&worker->jobs, &job);
+		return TRUE;
+	}
 	if (job.quota_kbytes != 0 || job.protocol == MIGRATE_PROTOCOL_POP3) {
 		/* a quota is checked before anything is imported */
 		job.step = STEP_COUNT_LEGACY;
@@ -912,15 +960,13 @@ static bool worker_start_one(struct worker *worker)
 					job.quota_kbytes != 0 ?
 					CHILD_COUNT_LEGACY_SIZES : CHILD_COUNT_LEGACY);
 	} else {
-		/* the totals come beside the first pass: it need not wait */
-		job.counting_legacy = child_spawn_count(worker->dovecot_config,
-			&job.counter, job.address, job.protocol, job.domain,
-			CHILD_COUNT_LEGACY) == 0;
+		/* the totals come beside the first pass, if it is still
+		   running a moment later: it need not wait for them */
+		job.legacy_count_due = job.started + WORKER_LEGACY_COUNT_DELAY_SECS;
 		ret = worker_job_start_pass(worker, &job);
 	}
 	if (ret < 0) {
-		if (job.counter.pid > 0)
-			(void)kill(job.counter.pid, SIGTERM);
+		job.counting_legacy = TRUE;
 		worker_job_failed(worker, &job, "could not start doveadm");
 		worker_job_reap_counter(&job);
 		return TRUE;
@@ -1128,11 +1174,17 @@ void cmd_migrate_worker(struct doveadm_cmd_context *cctx)
 	doveadm_print_header_simple("reason");
 	i_array_init(&worker.jobs, 8);
 	worker.hosts = legacy_hosts_init(worker.config->imports_per_legacy_host);
+	/* a job runs at most two steps at once (a pass and a count) */
+	worker.pool = import_pool_init(2 * worker.max_jobs,
+				       worker.dovecot_config);
+	child_use_pool(worker.pool);
 	i_info("migrate worker: started, %u imports at once", worker.max_jobs);
 	worker_run(&worker);
 	i_info("migrate worker: stopped; %u synced, %u migrated, %u failed, "
 	       "%u swept", worker.synced, worker.migrated, worker.failed,
 	       worker.swept);
+	child_use_pool(NULL);
+	import_pool_deinit(&worker.pool);
 	array_free(&worker.jobs);
 	legacy_hosts_deinit(&worker.hosts);
 	migrate_store_close(&worker.store);

@@ -15,7 +15,7 @@
    verify   compares the legacy and the local mailbox, message by message
             (doveadm-migrate-verify.c)
    flush    writes a dsync-imported local copy to disk, or discards it
-            (doveadm-migrate-flush.c, doveadm-migrate-replica.h) */
+            (doveadm-migrate-flush.c, import-replica.h) */
 
 #include "lib.h"
 #include "module-dir.h"
@@ -217,6 +217,15 @@ DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('j', "jobs", CMD_PARAM_INT64, 0)
 DOVEADM_CMD_PARAM('\0', "once", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		/* internal: one of the worker's import processes */
+		.name = "migrate pool",
+		.usage = "",
+		.flags = CMD_FLAG_HIDDEN,
+		.cmd = cmd_migrate_pool,
+DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAMS_END
 	},
 	{

@@ -65,6 +65,7 @@ struct doveadm_mail_cmd_context *cmd_migrate_verify_alloc(void);
 
 void cmd_migrate_add(struct doveadm_cmd_context *cctx);
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
+void cmd_migrate_pool(struct doveadm_cmd_context *cctx);
 void cmd_migrate_cutover(struct doveadm_cmd_context *cctx);
 void cmd_migrate_status(struct doveadm_cmd_context *cctx);
 void cmd_migrate_finish(struct doveadm_cmd_context *cctx);

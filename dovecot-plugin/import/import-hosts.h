@@ -1,5 +1,5 @@
-#ifndef DOVEADM_MIGRATE_HOSTS_H
-#define DOVEADM_MIGRATE_HOSTS_H
+#ifndef IMPORT_HOSTS_H
+#define IMPORT_HOSTS_H
 
 /* Pacing of the worker's jobs per legacy host. Dovecot's dsync has no
    throttle of its own, and the old server keeps serving the users not yet
@@ -37,9 +37,5 @@ unsigned int legacy_hosts_limit(struct legacy_hosts *hosts, const char *host);
    be put back once more. */
 bool legacy_hosts_report(struct legacy_hosts *hosts, const char *host,
 			 enum legacy_host_signal signal, const char *reason);
-
-/* Does a failed step's cause say the server is throttling (as opposed
-   to a refused credential or a broken mailbox)? */
-bool legacy_reason_is_throttle(const char *reason);
 
 #endif

@@ -3,6 +3,10 @@
 
 /* Child doveadm processes: the import steps (a dsync pass, mailbox
    counts) run as `doveadm [-c CONF] ...` with the caller's Dovecot config.
+   In the worker they are steps given to its pool of long-lived import
+   processes (import-pool.h), and inside a pool process they run in
+   process (import-inline.h): the same arguments, output and exit code
+   either way, so the callers and the parsers below do not tell.
    Nothing secret is on their command line: the legacy host and credential
    come from the migrate userdb. Their stdout and stderr go to unlinked
    temporary files. Each runs under a small supervisor process that ends
@@ -12,6 +16,7 @@
 #include "migrate-pop3-relay.h"
 
 struct migrate_domain;
+struct import_pool;
 
 /* one child doveadm: its stdout and stderr in unlinked temporary files */
 struct child {
@@ -24,7 +29,22 @@ struct child {
 	time_t io_at, io_checked;
 	/* stopped by child_stop_if_stalled after this many idle seconds */
 	unsigned int stalled_secs;
+	/* a step of the pool runs in slot pool_slot (a zeroed child is
+	   none: pid 0 must never be signalled, it is our process group) */
+	bool pooled;
+	int pool_slot;
+	/* an inline step is over: its wait status */
+	bool finished;
+	int finished_status;
 };
+
+/* From now on children are steps of pool (NULL: forked again). */
+void child_use_pool(struct import_pool *pool);
+/* From now on children run in this process (a pool process). */
+void child_use_inline(void);
+/* argv under the supervisor (see child_spawn), stdin from in_fd (-1:
+   /dev/null); the supervisor's pid, or -1 (logged). */
+pid_t child_fork_supervised(char **argv, int in_fd, int out_fd, int err_fd);
 
 /* Starts `doveadm [-c dovecot_config] ARGS...`. */
 int child_spawn(const char *dovecot_config, struct child *child,
@@ -56,7 +76,7 @@ void child_set_pace(uint64_t bytes_per_sec);
 #define MIGRATE_POP3C_INDEX_DIR ".dovecot-migrate/pop3c"
 /* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3), asking
    for prefetch messages ahead; unflushed: without fsync (the caller
-   flushes, doveadm-migrate-replica.h). POP3 over TLS goes through a
+   flushes, import-replica.h). POP3 over TLS goes through a
    relay, as for counts. */
 int child_spawn_pass(const char *dovecot_config, struct child *child,
 		     const char *address, enum migrate_protocol protocol,
@@ -95,6 +115,8 @@ int child_status(struct child *child);
 /* Waits for it; its wait status, or -1. */
 int child_wait(struct child *child);
 void child_close(struct child *child);
+/* Stops a running child (SIGTERM), waits for it and closes it. */
+void child_abort(struct child *child);
 
 typedef bool child_count_fn(struct child *child, uint32_t *folders_r,
 			    uint64_t *messages_r, uint64_t *bytes_r);
@@ -108,6 +130,10 @@ bool child_legacy_count(struct child *child, uint32_t *folders_r,
 /* The same from a finished `sweep -M` (its folders' messages and sizes). */
 bool child_mark_count(struct child *child, uint32_t *folders_r,
 		      uint64_t *messages_r, uint64_t *bytes_r);
+/* Copies the log lines of our own commands (those naming "migrate ")
+   from a finished child's stderr to ours: what a step in a pool process
+   logged reaches the worker's log. */
+void child_forward_log(struct child *child);
 /* The first error the child printed: the cause (what follows is its
    consequences, or a backtrace); else how it ended. */
 const char *child_reason(struct child *child, int status);

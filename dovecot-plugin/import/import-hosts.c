@@ -1,9 +1,9 @@
 /* Pacing of the worker's jobs per legacy host, see
-   doveadm-migrate-hosts.h. */
+   import-hosts.h. */
 
 #include "lib.h"
 #include "array.h"
-#include "doveadm-migrate-hosts.h"
+#include "import-hosts.h"
 
 #define BACKOFF_FIRST_SECS 2
 #define BACKOFF_MAX_SECS 300
@@ -116,18 +116,4 @@ bool legacy_hosts_report(struct legacy_hosts *hosts, const char *name,
 		return TRUE;
 	}
 	i_unreached();
-}
-
-bool legacy_reason_is_throttle(const char *reason)
-{
-	static const char *const signs[] = {
-		"[LIMIT]", "[UNAVAILABLE]", "[INUSE]", "BYE ", NULL
-	};
-	unsigned int i;
-
-	for (i = 0; signs[i] != NULL; i++) {
-		if (strstr(reason, signs[i]) != NULL)
-			return TRUE;
-	}
-	return FALSE;
 }

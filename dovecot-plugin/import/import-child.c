@@ -1,5 +1,5 @@
 /* Child doveadm processes of the migrate commands, see
-   doveadm-migrate-child.h. */
+   import-child.h. */
 
 #include "lib.h"
 #include "array.h"
@@ -8,7 +8,10 @@
 #include "strnum.h"
 #include "migrate-config.h"
 #include "migrate-pop3-relay.h"
-#include "doveadm-migrate-child.h"
+#include "import-child.h"
+#include "import-inline.h"
+#include "import-output.h"
+#include "import-pool.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -34,6 +37,11 @@ static int temp_fd(void)
 	return fd;
 }
 
+/* how children run: forked (the default), as steps of the worker's pool
+   of import processes, or in this very process (inside a pool process) */
+static struct import_pool *child_pool = NULL;
+static bool child_inline = FALSE;
+
 /* The child is over: so is its relay. */
 static void child_ended(struct child *child)
 {
@@ -43,6 +51,15 @@ static void child_ended(struct child *child)
 
 void child_close(struct child *child)
 {
+	int status;
+
+	if (child->pooled) {
+		/* never left running: its slot would stay busy */
+		(void)kill(child->pid, SIGTERM);
+		(void)import_pool_poll(child_pool, child->pool_slot, TRUE, &status);
+		child->pooled = FALSE;
+	}
+	child->finished = FALSE;
 	migrate_pop3_relay_stop(&child->relay);
 	if (child->out_fd != -1)
 		i_close_fd(&child->out_fd);
@@ -72,12 +89,13 @@ static void supervisor_parent_died(int signo ATTR_UNUSED)
    death signal is cleared when a process changes its user, which doveadm
    does for mail access, so a worker killed with -9 would leave its passes
    running, racing the next worker's. This process stays root, so its
-   parent death signal holds, and it takes doveadm's group down with it. */
+   parent death signal holds, and it takes doveadm's group down with it.
+   in_fd -1: /dev/null. */
 static void ATTR_NORETURN
-child_supervise(struct child *child, char **argv)
+child_supervise(char **argv, int in_fd, int out_fd, int err_fd)
 {
 	struct sigaction sa;
-	int null_fd = open("/dev/null", O_RDONLY), status;
+	int status;
 	pid_t worker = getppid(), pid;
 
 	i_zero(&sa);
@@ -86,10 +104,15 @@ child_supervise(struct child *child, char **argv)
 	if (sigaction(SIGTERM, &sa, NULL) < 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != worker)
 		_exit(EX_TEMPFAIL);
-	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
-	    dup2(child->out_fd, STDOUT_FILENO) < 0 ||
-	    dup2(child->err_fd, STDERR_FILENO) < 0)
+	if (in_fd == -1)
+		in_fd = open("/dev/null", O_RDONLY);
+	if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0 ||
+	    dup2(out_fd, STDOUT_FILENO) < 0 ||
+	    dup2(err_fd, STDERR_FILENO) < 0)
 		_exit(EX_OSERR);
+	/* nothing else of the worker's: a pool process's socket held open
+	   here by another one's supervisor would never see its EOF */
+	closefrom(3);
 	if ((pid = fork()) < 0)
 		_exit(EX_OSERR);
 	if (pid == 0) {
@@ -116,6 +139,19 @@ child_supervise(struct child *child, char **argv)
 		(void)kill(getpid(), WTERMSIG(status));
 	}
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE);
+}
+
+pid_t child_fork_supervised(char **argv, int in_fd, int out_fd, int err_fd)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		i_error("migrate: fork() failed: %m");
+		return -1;
+	}
+	if (pid == 0)
+		child_supervise(argv, in_fd, out_fd, err_fd);
+	return pid;
 }
 
 /* Starts the relay a POP3 account of a TLS domain needs (domain NULL:
@@ -145,6 +181,25 @@ static int child_relay(struct child *child, const struct migrate_domain *domain,
 	return 0;
 }
 
+void child_use_pool(struct import_pool *pool)
+{
+	child_pool = pool;
+}
+
+void child_use_inline(void)
+{
+	child_inline = TRUE;
+}
+
+/* argv holds [relay settings] args; runs them in this process now. */
+static void child_run_inline(struct child *child, const char *const *argv)
+{
+	child->finished = TRUE;
+	child->finished_status = W_EXITCODE(import_inline_run(argv,
+		child->out_fd, child->err_fd), 0);
+	migrate_pop3_relay_stop(&child->relay);
+}
+
 /* doveadm [-c dovecot_config] [relay settings] args */
 static int child_spawn_with(const char *dovecot_config, struct child *child,
 			    const char *const *args,
@@ -162,12 +217,14 @@ static int child_spawn_with(const char *dovecot_config, struct child *child,
 		return -1;
 	}
 	t_array_init(&argv, 16);
-	arg = "doveadm";
-	array_push_back(&argv, &arg);
-	if (dovecot_config != NULL) {
-		arg = "-c";
+	if (child_pool == NULL && !child_inline) {
+		arg = "doveadm";
 		array_push_back(&argv, &arg);
-		array_push_back(&argv, &dovecot_config);
+		if (dovecot_config != NULL) {
+			arg = "-c";
+			array_push_back(&argv, &arg);
+			array_push_back(&argv, &dovecot_config);
+		}
 	}
 	if (child_relay(child, pop3_domain, &argv) < 0) {
 		child_close(child);
@@ -177,14 +234,27 @@ static int child_spawn_with(const char *dovecot_config, struct child *child,
 		array_push_back(&argv, args);
 	array_append_zero(&argv);
 
-	child->pid = fork();
+	if (child_inline) {
+		child_run_inline(child, array_front(&argv));
+		return 0;
+	}
+	if (child_pool != NULL) {
+		child->pool_slot = import_pool_submit(child_pool,
+			array_front(&argv), child->out_fd, child->err_fd,
+			&child->pid);
+		if (child->pool_slot < 0) {
+			child_close(child);
+			return -1;
+		}
+		child->pooled = TRUE;
+		return 0;
+	}
+	child->pid = child_fork_supervised((char **)array_front(&argv), -1,
+					   child->out_fd, child->err_fd);
 	if (child->pid < 0) {
-		i_error("migrate: fork() failed: %m");
 		child_close(child);
 		return -1;
 	}
-	if (child->pid == 0)
-		child_supervise(child, (char **)array_front(&argv));
 	return 0;
 }
 
@@ -194,14 +264,41 @@ int child_spawn(const char *dovecot_config, struct child *child,
 	return child_spawn_with(dovecot_config, child, args, NULL);
 }
 
+/* A finished inline or pool step: its status; -1 while it runs. */
+static int child_step_status(struct child *child, bool wait)
+{
+	int status;
+
+	if (child->finished) {
+		child->finished = FALSE;
+		return child->finished_status;
+	}
+	if (import_pool_poll(child_pool, child->pool_slot, wait, &status) == 0)
+		return -1;
+	child->pooled = FALSE;
+	child_ended(child);
+	return status;
+}
+
 int child_status(struct child *child)
 {
 	int status;
 
+	if (child->finished || child->pooled)
+		return child_step_status(child, FALSE);
 	if (child->pid <= 0 || waitpid(child->pid, &status, WNOHANG) != child->pid)
 		return -1;
 	child_ended(child);
 	return status;
+}
+
+void child_abort(struct child *child)
+{
+	if (child->pid > 0 && !child->finished) {
+		(void)kill(child->pid, SIGTERM);
+		(void)child_wait(child);
+	}
+	child_close(child);
 }
 
 int child_spawn_count(const char *dovecot_config, struct child *child,
@@ -283,26 +380,9 @@ const char *child_output_text(struct child *child)
 	return str_c(out);
 }
 
-/* A finished child's stdout, split into lines (the data stack). */
-static const char *const *child_output_lines(struct child *child)
-{
-	return t_strsplit(child_output_text(child), "\n");
-}
-
 const char *const *child_output_rows(struct child *child)
 {
-	ARRAY_TYPE(const_string) rows;
-	const char *const *lines = child_output_lines(child);
-
-	t_array_init(&rows, 8);
-	if (*lines != NULL)
-		lines++;	/* the header */
-	for (; *lines != NULL; lines++) {
-		if (**lines != '\0')
-			array_push_back(&rows, lines);
-	}
-	array_append_zero(&rows);
-	return array_front(&rows);
+	return import_output_rows(child_output_text(child));
 }
 
 int child_spawn_sweep(const char *dovecot_config, struct child *child,
@@ -335,22 +415,15 @@ int child_spawn_account_step(const char *dovecot_config, struct child *child,
 
 uint64_t child_sweep_copied(struct child *child)
 {
-	const char *const *rows = child_output_rows(child);
-	uint64_t copied = 0, n;
-
-	for (; *rows != NULL; rows++) {
-		const char *const *f = t_strsplit_tabescaped(*rows);
-
-		if (str_array_length(f) == 3 && str_to_uint64(f[1], &n) == 0)
-			copied += n;
-	}
-	return copied;
+	return import_output_sweep_copied(child_output_text(child));
 }
 
 int child_wait(struct child *child)
 {
 	int status;
 
+	if (child->finished || child->pooled)
+		return child_step_status(child, TRUE);
 	while (waitpid(child->pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			i_error("waitpid(%ld) failed: %m", (long)child->pid);
@@ -361,41 +434,10 @@ int child_wait(struct child *child)
 	return status;
 }
 
-/* Sums the rows of a finished tab-separated listing: the message count
-   is its column msg_col, the size the next one (with_bytes). */
-static bool child_sum_rows(struct child *child, const char *header,
-			   unsigned int columns, unsigned int msg_col,
-			   bool with_bytes, uint32_t *folders_r,
-			   uint64_t *messages_r, uint64_t *bytes_r)
-{
-	const char *const *lines = child_output_lines(child);
-
-	if (lines[0] == NULL || !str_begins(lines[0], header))
-		return FALSE;
-	*folders_r = 0;
-	*messages_r = *bytes_r = 0;
-	for (lines++; *lines != NULL; lines++) {
-		const char *const *f;
-		uint64_t messages, bytes = 0;
-
-		if (**lines == '\0')
-			continue;
-		f = t_strsplit_tabescaped(*lines);
-		if (str_array_length(f) != columns ||
-		    str_to_uint64(f[msg_col], &messages) < 0 ||
-		    (with_bytes && str_to_uint64(f[msg_col + 1], &bytes) < 0))
-			return FALSE;
-		(*folders_r)++;
-		*messages_r += messages;
-		*bytes_r += bytes;
-	}
-	return TRUE;
-}
-
 bool child_count(struct child *child, uint32_t *folders_r,
 		 uint64_t *messages_r, uint64_t *bytes_r)
 {
-	return child_sum_rows(child, "mailbox\t", 3, 1, TRUE, folders_r,
+	return import_output_sum(child_output_text(child), "mailbox\t", 3, 1, TRUE, folders_r,
 			      messages_r, bytes_r);
 }
 
@@ -404,14 +446,14 @@ bool child_legacy_count(struct child *child, uint32_t *folders_r,
 {
 	uint64_t bytes;
 
-	return child_sum_rows(child, "mailbox\t", 2, 1, FALSE, folders_r,
+	return import_output_sum(child_output_text(child), "mailbox\t", 2, 1, FALSE, folders_r,
 			      messages_r, &bytes);
 }
 
 bool child_mark_count(struct child *child, uint32_t *folders_r,
 		      uint64_t *messages_r, uint64_t *bytes_r)
 {
-	return child_sum_rows(child, "folder\tuidvalidity\t", 5, 3, TRUE,
+	return import_output_sum(child_output_text(child), "folder\tuidvalidity\t", 5, 3, TRUE,
 			      folders_r, messages_r, bytes_r);
 }
 
@@ -469,6 +511,25 @@ bool child_stop_if_stalled(struct child *child, unsigned int stall_secs)
 	return TRUE;
 }
 
+void child_forward_log(struct child *child)
+{
+	string_t *err = t_str_new(4096);
+	const char *const *lines;
+	char buf[4096];
+	off_t offset = 0;
+	ssize_t ret;
+
+	while ((ret = pread(child->err_fd, buf, sizeof(buf), offset)) > 0) {
+		str_append_data(err, buf, ret);
+		offset += ret;
+	}
+	for (lines = t_strsplit(str_c(err), "\n"); *lines != NULL; lines++) {
+		if (strstr(*lines, "migrate ") != NULL)
+			fprintf(stderr, "%s\n", *lines);
+	}
+	fflush(stderr);
+}
+
 const char *child_reason(struct child *child, int status)
 {
 	char buf[CHILD_STDERR_MAX + 1];
@@ -484,6 +545,8 @@ const char *child_reason(struct child *child, int status)
 	for (lines = t_strsplit(buf, "\n"); *lines != NULL; lines++) {
 		const char *p = strstr(*lines, "Error: ");
 
+		if (p == NULL)
+			p = strstr(*lines, "Fatal: ");
 		if (p != NULL && !str_begins(p + 7, "Raw backtrace"))
 			return t_strdup(p + 7);
 	}

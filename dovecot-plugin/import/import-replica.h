@@ -1,5 +1,5 @@
-#ifndef DOVEADM_MIGRATE_REPLICA_H
-#define DOVEADM_MIGRATE_REPLICA_H
+#ifndef IMPORT_REPLICA_H
+#define IMPORT_REPLICA_H
 
 /* The local copy of an account imported by dsync (mode = proxy). Until
    its cut-over it holds nothing of the user's own, so its passes write it

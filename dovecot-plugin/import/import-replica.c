@@ -1,10 +1,10 @@
-/* The unflushed-replica marks in the ledger, see doveadm-migrate-replica.h. */
+/* The unflushed-replica marks in the ledger, see import-replica.h. */
 
 #include "lib.h"
 #include "str.h"
 #include "buffer.h"
 #include "hex-binary.h"
-#include "doveadm-migrate-replica.h"
+#include "import-replica.h"
 
 #include <fcntl.h>
 #include <unistd.h>
