@@ -77,8 +77,6 @@
 #define WORKER_SWEEP_RETRY_SECS 300
 /* the legacy counts start beside a pass that runs this long */
 #define WORKER_LEGACY_COUNT_DELAY_SECS 2
-/* a finished job waits this long for the legacy counts beside it */
-#define WORKER_LEGACY_COUNT_WAIT_MSECS 10000
 
 enum import_step {
 	/* POP3: the legacy counts before the pass (one session at a time
@@ -742,29 +740,23 @@ static void worker_job_count(struct worker *worker, struct import_job *job)
 		job->counted = time(NULL);
 }
 
-/* The job is done: its legacy counts, started beside the first pass and
-   nearly always over by now, are waited for (a while) for the totals. */
+/* The job is done: its legacy counts, started beside a long first pass
+   and nearly always over by now, give the totals. */
 static void worker_job_await_legacy_count(struct worker *worker, struct import_job *job)
 {
-	unsigned int waited_msecs = 0;
+	int status;
 
-	while (job->counting_legacy && job->counter.pid > 0) {
-		int status = child_status(&job->counter);
-
-		if (status != -1) {
-			worker_job_legacy_counted(worker, job, &job->counter, status);
-			child_close(&job->counter);
-			return;
-		}
-		if (waited_msecs >= WORKER_LEGACY_COUNT_WAIT_MSECS) {
-			i_warning("migrate worker: %s: counting the legacy folders "
-				  "takes too long, given up", job->address);
-			(void)kill(job->counter.pid, SIGTERM);
-			return;
-		}
-		usleep(10 * 1000);
-		waited_msecs += 10;
+	if (!job->counting_legacy || job->counter.pid <= 0)
+		return;
+	if ((status = child_status(&job->counter)) != -1) {
+		worker_job_legacy_counted(worker, job, &job->counter, status);
+		child_close(&job->counter);
+		return;
 	}
+	/* still counting: after an exact pass the local counts are the
+	   legacy mailbox's too, and they stand in (the loop never waits) */
+	child_abort(&job->counter);
+	job->counting_legacy = FALSE;
 }
 
 static unsigned int worker_host_imports(struct worker *worker, const char *host)
@@ -1127,13 +1119,14 @@ static void worker_run(struct worker *worker)
 		if (worker->once && idle && array_count(&worker->jobs) == 0 &&
 		    time(NULL) >= worker->deferred_until)
 			break;
-		usleep((array_count(&worker->jobs) > 0 ? WORKER_POLL_MSECS :
-			WORKER_IDLE_MSECS) * 1000);
+		/* woken as soon as a step is over */
+		import_pool_wait(worker->pool, array_count(&worker->jobs) > 0 ?
+				 WORKER_POLL_MSECS : WORKER_IDLE_MSECS);
 	}
 	/* stopping: let running passes finish, their leases are ours */
 	while (array_count(&worker->jobs) > 0) {
 		worker_reap(worker);
-		usleep(WORKER_POLL_MSECS * 1000);
+		import_pool_wait(worker->pool, WORKER_POLL_MSECS);
 	}
 	if (worker->config->metrics_file != NULL) T_BEGIN {
 		worker_write_metrics(worker);

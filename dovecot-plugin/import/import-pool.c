@@ -4,6 +4,7 @@
    or "CODE retire" from a process about to exit) per step. */
 
 #include "lib.h"
+#include "ioloop.h"
 #include "array.h"
 #include "str.h"
 #include "strescape.h"
@@ -232,6 +233,37 @@ int import_pool_poll(struct import_pool *pool, int idx, bool wait,
 	if (words[1] != NULL && strcmp(words[1], "retire") == 0)
 		(void)import_pool_slot_end(slot, FALSE);
 	return 1;
+}
+
+static void import_pool_wake(struct ioloop *ioloop)
+{
+	io_loop_stop(ioloop);
+}
+
+void import_pool_wait(struct import_pool *pool, unsigned int msecs)
+{
+	struct import_pool_slot *slot;
+	struct ioloop *prev = current_ioloop, *ioloop = io_loop_create();
+	ARRAY(struct io *) ios;
+	struct timeout *to;
+	struct io **io;
+
+	t_array_init(&ios, 8);
+	array_foreach_modifiable(&pool->slots, slot) {
+		if (slot->busy) {
+			struct io *new_io = io_add(slot->fd, IO_READ,
+						   import_pool_wake, ioloop);
+			array_push_back(&ios, &new_io);
+		}
+	}
+	to = timeout_add(msecs, import_pool_wake, ioloop);
+	io_loop_run(ioloop);
+	timeout_remove(&to);
+	array_foreach_modifiable(&ios, io)
+		io_remove(io);
+	io_loop_destroy(&ioloop);
+	if (prev != NULL)
+		io_loop_set_current(prev);
 }
 
 /* ---- the pool process ---------------------------------------------------- */

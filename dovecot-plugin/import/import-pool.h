@@ -39,6 +39,10 @@ int import_pool_submit(struct import_pool *pool, const char *const *args,
 int import_pool_poll(struct import_pool *pool, int slot, bool wait,
 		     int *status_r);
 
+/* Waits on the ioloop until a busy process answers (or dies) or msecs
+   have passed: the caller's loop wakes as soon as a step is over. */
+void import_pool_wait(struct import_pool *pool, unsigned int msecs);
+
 /* The pool process side: serves steps read from fd until it closes. */
 void import_pool_serve(int fd);
 
