@@ -34,6 +34,8 @@
    cut-over. */
 
 #include "lib.h"
+#include "array.h"
+#include "strescape.h"
 #include "master-service.h"
 #include "doveadm.h"
 #include "doveadm-cmd.h"
@@ -46,6 +48,7 @@
 #include "import-child.h"
 #include "doveadm-migrate-fence.h"
 #include "migrate-folder-status.h"
+#include "import-output.h"
 
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -61,6 +64,10 @@ struct cutover {
 	const char *address;
 	struct migrate_account account;
 	struct migrate_fence_result fence;
+	/* the legacy folders' status as the last dsync pass left them (its
+	   special_use column spares the special folders a legacy login);
+	   NULL: no dsync pass ran */
+	const char *legacy_status;
 	unsigned int rounds;
 	bool copier_fallback;
 };
@@ -133,30 +140,24 @@ static const char *cutover_output(struct child *child, int spawned,
 }
 
 /* Step 4: does the copy the marks describe cover the legacy mailbox as
-   it is now? NULL when it does; else what differs, or why it could not
-   be told (the cut-over fails then: the legacy server stays in charge). */
+   the pass left it (its status, read on the pass's own session)? NULL
+   when it could be told; else why not (the cut-over fails then: the
+   legacy server stays in charge). */
 static const char *cutover_check(struct cutover *c, const char *marks,
-				 bool *covered_r)
+				 const char *legacy_status, bool *covered_r)
 {
 	struct migrate_folder_listing copy, legacy;
-	const struct migrate_domain *domain =
-		migrate_config_find_domain(c->config, c->account.domain);
-	const char *text, *reason = NULL;
-	struct child child;
+	const char *reason = NULL;
 	char why[512];
 
 	*covered_r = FALSE;
 	/* freed whole below even when a parse never reached them */
 	i_zero(&copy);
 	i_zero(&legacy);
-	text = cutover_output(&child, child_spawn_count(c->dovecot_config,
-		&child, c->address, c->account.protocol, domain,
-		CHILD_COUNT_LEGACY_UIDS), &reason);
-	if (text == NULL)
-		return t_strconcat("reading the legacy folders: ", reason, NULL);
 	if (migrate_folder_listing_parse(marks, &copy, why, sizeof(why)) < 0)
 		reason = t_strconcat("the marks: ", why, NULL);
-	else if (migrate_folder_listing_parse(text, &legacy, why, sizeof(why)) < 0)
+	else if (migrate_folder_listing_parse(legacy_status, &legacy, why,
+					      sizeof(why)) < 0)
 		reason = t_strconcat("the legacy folders: ", why, NULL);
 	else if (migrate_folder_listing_covers(&copy, &legacy,
 			c->account.protocol == MIGRATE_PROTOCOL_POP3,
@@ -170,48 +171,42 @@ static const char *cutover_check(struct cutover *c, const char *marks,
 	return reason;
 }
 
-/* Step 3 once: a dsync pass and the marks, which bring the local
-   counts; the marks' listing in marks_r. */
-static const char *cutover_dsync_round(struct cutover *c, const char **marks_r)
+/* Step 3 once: a dsync pass, which reads the legacy folders' status on
+   its session right after (in legacy_r), and the marks, which bring the
+   local counts (in marks_r). */
+static const char *cutover_dsync_round(struct cutover *c, const char **legacy_r,
+				       const char **marks_r)
 {
 	struct migrate_account_progress *p = &c->account.progress;
 	struct child child;
-	const char *reason;
-	int status;
+	const char *reason = NULL;
 
-	reason = cutover_run(c, &child, child_spawn_pass(c->dovecot_config,
-		&child, c->address, c->account.protocol,
-		migrate_config_find_domain(c->config, c->account.domain),
-		c->config->import_prefetch, FALSE), NULL);
-	if (reason != NULL)
+	*legacy_r = cutover_output(&child, child_spawn_pass(c->dovecot_config,
+		&child, c->address, c->config->path, FALSE, TRUE), &reason);
+	if (*legacy_r == NULL)
 		return reason;
-	if (child_spawn_sweep(c->dovecot_config, &child, c->address,
-			      c->config->path, 0, TRUE) < 0)
-		return "could not start doveadm";
-	status = child_wait(&child);
-	if (!child_ok(status))
-		reason = child_reason(&child, status);
-	else {
-		if (child_mark_count(&child, &p->folders_done,
-				     &p->messages_done, &p->bytes_done))
-			p->pass++;
-		*marks_r = child_output_text(&child);
-	}
-	child_close(&child);
-	return reason;
+	*marks_r = cutover_output(&child, child_spawn_sweep(c->dovecot_config,
+		&child, c->address, c->config->path, 0, TRUE), &reason);
+	if (*marks_r == NULL)
+		return reason;
+	if (import_output_marks_count(*marks_r, &p->folders_done,
+				       &p->messages_done, &p->bytes_done))
+		p->pass++;
+	return NULL;
 }
 
 /* Steps 3 and 4 for an account dsync imported; NULL on success. */
 static const char *cutover_dsync(struct cutover *c)
 {
-	const char *marks = NULL, *reason;
+	const char *marks = NULL, *legacy = NULL, *reason;
 	struct child child;
 	bool covered = FALSE;
 
 	for (c->rounds = 1; ; c->rounds++) {
-		if ((reason = cutover_dsync_round(c, &marks)) != NULL ||
-		    (reason = cutover_check(c, marks, &covered)) != NULL)
+		if ((reason = cutover_dsync_round(c, &legacy, &marks)) != NULL ||
+		    (reason = cutover_check(c, marks, legacy, &covered)) != NULL)
 			return reason;
+		c->legacy_status = legacy;
 		if (covered || c->rounds == CUTOVER_ROUNDS)
 			break;
 	}
@@ -271,13 +266,14 @@ static void cutover_fail(struct cutover *c, const char *reason)
    aliases its mail shows. A failure leaves the folders where the last
    pass put them, or the aliases unlearnt, said in the log; it does not
    hold the cut-over back (the command runs again by hand). */
-static void cutover_step(struct cutover *c, const char *command, const char *what)
+static void cutover_step(struct cutover *c, const char *command, const char *what,
+			 const char *const *options)
 {
 	struct child child;
 	const char *reason;
 
 	reason = cutover_run(c, &child, child_spawn_account_step(c->dovecot_config,
-		&child, command, c->address, c->config->path), NULL);
+		&child, command, c->address, c->config->path, options), NULL);
 	if (reason != NULL) {
 		i_warning("migrate cutover: %s: %s failed (doveadm migrate %s "
 			  "-u %s runs it again): %s", c->address, what, command,
@@ -301,16 +297,45 @@ static void cutover_index(struct cutover *c)
 	}
 }
 
+/* special-folders' options: -l and the legacy SPECIAL-USE flags the last
+   pass saw (-U "NAME<tab>FLAGS"), or none when no dsync pass ran (the
+   step then asks the legacy server itself). */
+static const char *const *cutover_special_options(struct cutover *c)
+{
+	ARRAY_TYPE(const_string) options;
+	const char *const *row, *opt;
+
+	if (c->legacy_status == NULL)
+		return NULL;
+	t_array_init(&options, 8);
+	opt = "-l";
+	array_push_back(&options, &opt);
+	for (row = import_output_rows(c->legacy_status); *row != NULL; row++) {
+		const char *const *f = t_strsplit_tabescaped(*row);
+
+		if (str_array_length(f) != 5 || *f[4] == '\0')
+			continue;
+		opt = "-U";
+		array_push_back(&options, &opt);
+		opt = t_strconcat(f[0], "\t", f[4], NULL);
+		array_push_back(&options, &opt);
+	}
+	array_append_zero(&options);
+	return array_front(&options);
+}
+
 static void cutover_after_pass(struct cutover *c)
 {
-	if (c->config->special_folders == MIGRATE_SPECIAL_FOLDERS_MERGE)
-		cutover_step(c, "special-folders", "merging the special folders");
+	if (c->config->special_folders == MIGRATE_SPECIAL_FOLDERS_MERGE) {
+		cutover_step(c, "special-folders", "merging the special folders",
+			     cutover_special_options(c));
+	}
 	if (c->config->archive_over > 0) {
-		cutover_step(c, "archive", "archiving old messages");
+		cutover_step(c, "archive", "archiving old messages", NULL);
 		cutover_index(c);
 	}
 	if (c->config->learn_aliases != MIGRATE_ALIASES_NO)
-		cutover_step(c, "aliases", "learning the aliases");
+		cutover_step(c, "aliases", "learning the aliases", NULL);
 }
 
 /* The sweep for the mail the legacy server got during the window. */

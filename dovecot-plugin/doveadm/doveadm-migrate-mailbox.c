@@ -13,6 +13,7 @@
 
 #include "migrate-config.h"
 #include "doveadm-migrate-mailbox.h"
+#include "import-child.h"
 
 /* line: "key=value" */
 static void legacy_set(struct setting_parser_context *set_parser,
@@ -22,10 +23,10 @@ static void legacy_set(struct setting_parser_context *set_parser,
 		i_panic("migrate: setting %s refused by Dovecot", line);
 }
 
-int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
-			const struct migrate_domain *domain, bool pop3,
-			unsigned int prefetch, struct migrate_legacy *legacy_r,
-			const char **error_r)
+static int legacy_open(struct doveadm_mail_cmd_context *ctx,
+		       const struct migrate_domain *domain, bool pop3,
+		       const char *location, unsigned int prefetch,
+		       struct migrate_legacy *legacy_r, const char **error_r)
 {
 	struct setting_parser_context *set_parser;
 	struct migrate_pop3_relay_target target;
@@ -34,7 +35,7 @@ int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
 
 	i_zero(legacy_r);
 	set_parser = mail_storage_service_user_get_settings_parser(ctx->cur_service_user);
-	legacy_set(set_parser, pop3 ? "mail_location=pop3c:" : "mail_location=imapc:");
+	legacy_set(set_parser, t_strconcat("mail_location=", location, NULL));
 	legacy_set(set_parser, t_strdup_printf("mail_prefetch_count=%u", prefetch));
 	if (pop3 && domain != NULL && migrate_pop3_relay_target(domain, &target)) {
 		if (migrate_pop3_relay_start(&target, STDERR_FILENO,
@@ -53,6 +54,25 @@ int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
 		return -1;
 	}
 	return 0;
+}
+
+int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
+			const struct migrate_domain *domain, bool pop3,
+			unsigned int prefetch, struct migrate_legacy *legacy_r,
+			const char **error_r)
+{
+	return legacy_open(ctx, domain, pop3, pop3 ? "pop3c:" : "imapc:",
+			   prefetch, legacy_r, error_r);
+}
+
+int migrate_legacy_open_pass(struct doveadm_mail_cmd_context *ctx,
+			     const struct migrate_domain *domain, bool pop3,
+			     unsigned int prefetch, struct migrate_legacy *legacy_r,
+			     const char **error_r)
+{
+	return legacy_open(ctx, domain, pop3, pop3 ?
+			   "pop3c:~/"MIGRATE_POP3C_INDEX_DIR : "imapc:",
+			   prefetch, legacy_r, error_r);
 }
 
 void migrate_legacy_close(struct migrate_legacy *legacy)

@@ -35,6 +35,13 @@ int migrate_legacy_open(struct doveadm_mail_cmd_context *ctx,
 			const struct migrate_domain *domain, bool pop3,
 			unsigned int prefetch, struct migrate_legacy *legacy_r,
 			const char **error_r);
+/* The same for a dsync pass: pop3c keeps its index of the legacy
+   maildrop under the home (MIGRATE_POP3C_INDEX_DIR), so the maildrop's
+   UIDVALIDITY holds from one pass to the next. */
+int migrate_legacy_open_pass(struct doveadm_mail_cmd_context *ctx,
+			     const struct migrate_domain *domain, bool pop3,
+			     unsigned int prefetch, struct migrate_legacy *legacy_r,
+			     const char **error_r);
 void migrate_legacy_close(struct migrate_legacy *legacy);
 /* The user's selectable private folders with their subscription (data
    stack); POP3: INBOX only. */

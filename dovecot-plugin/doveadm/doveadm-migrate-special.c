@@ -1,4 +1,5 @@
-/* doveadm migrate special-folders [-c migrate.conf] -u ACCOUNT
+/* doveadm migrate special-folders [-c migrate.conf] [-l [-U NAME<tab>FLAGS]...]
+       -u ACCOUNT
 
    The legacy special folders (migrate-special-folder.h: SPECIAL-USE
    flags, else well-known names) end up in the local special-use folders:
@@ -15,6 +16,11 @@
    run again (a folder already merged is only reported). Only folders the
    ledger knows (marked by the cut-over, or met by a sweep) are merged.
    POP3 accounts have only INBOX: nothing to do.
+
+   The legacy folders and their SPECIAL-USE flags come from the legacy
+   server; with -l from the local copy (dsync mirrored the names) and the
+   -U options, which the cut-over fills from its last pass's look at the
+   legacy folders, so the step costs the legacy server no login.
 
    One row per legacy special folder: folder, special_use, local_folder,
    moved, duplicates. */
@@ -41,6 +47,11 @@
 struct special_cmd_context {
 	struct migrate_mail_cmd base;
 	const char *address;
+	/* -l: the legacy folders' SPECIAL-USE flags are the -U ones
+	   ("NAME<tab>FLAGS", from the cut-over's last pass): the legacy
+	   server is not asked again */
+	bool given;
+	ARRAY_TYPE(const_string) special;
 };
 
 #define special_fail(cmd, reason) \
@@ -187,26 +198,69 @@ static int special_folder(struct special_cmd_context *cmd, struct mail_user *use
 	return 0;
 }
 
+/* The SPECIAL-USE flags -U gave for folder name; NULL: none. */
+static const char *special_given_flags(struct special_cmd_context *cmd,
+				       const char *name)
+{
+	const char *entry, *tab;
+
+	array_foreach_elem(&cmd->special, entry) {
+		tab = strrchr(entry, '\t');
+		if (tab != NULL && strncmp(entry, name, tab - entry) == 0 &&
+		    name[tab - entry] == '\0')
+			return tab + 1;
+	}
+	return NULL;
+}
+
+/* The legacy folders with their flags, and the separator: from -l/-U and
+   the local copy (dsync mirrored the legacy names, under the same
+   separator), else from the legacy server. */
+static int special_legacy_folders(struct special_cmd_context *cmd,
+				  struct mail_user *user,
+				  struct migrate_legacy *legacy,
+				  ARRAY_TYPE(migrate_folder_entry) *folders,
+				  char *sep_r)
+{
+	struct migrate_folder_entry *folder;
+	struct mail_user *from = user;
+	const char *error;
+
+	i_zero(legacy);
+	if (!cmd->given) {
+		/* special folders are an IMAP matter: never pop3c */
+		if (migrate_legacy_open(&cmd->base.ctx, NULL, FALSE,
+					cmd->base.config->import_prefetch,
+					legacy, &error) < 0) {
+			return special_fail(cmd, t_strconcat("legacy mailbox: ",
+							     error, NULL));
+		}
+		from = legacy->user;
+	}
+	*sep_r = mail_namespace_get_sep(mail_namespace_find_inbox(from->namespaces));
+	if (migrate_list_folders(from, FALSE, folders) < 0)
+		return special_fail(cmd, "listing the legacy folders failed");
+	if (cmd->given) {
+		array_foreach_modifiable(folders, folder)
+			folder->special_use = special_given_flags(cmd, folder->name);
+	}
+	return 0;
+}
+
 static int special_account(struct special_cmd_context *cmd, struct mail_user *user)
 {
 	ARRAY_TYPE(migrate_folder_entry) folders;
 	const struct migrate_folder_entry *folder;
 	struct migrate_legacy legacy;
-	struct mail_user *legacy_user;
-	const char *error, *target;
-	char sep;
+	const char *target;
+	char sep = '\0';
 	int ret;
 
-	/* special folders are an IMAP matter: never pop3c */
-	if (migrate_legacy_open(&cmd->base.ctx, NULL, FALSE,
-				cmd->base.config->import_prefetch,
-				&legacy, &error) < 0)
-		return special_fail(cmd, t_strconcat("legacy mailbox: ", error, NULL));
-	legacy_user = legacy.user;
-	sep = mail_namespace_get_sep(mail_namespace_find_inbox(legacy_user->namespaces));
-	ret = migrate_list_folders(legacy_user, FALSE, &folders);
-	if (ret < 0)
-		ret = special_fail(cmd, "listing the legacy folders failed");
+	if (special_legacy_folders(cmd, user, &legacy, &folders, &sep) < 0) {
+		migrate_legacy_close(&legacy);
+		return -1;
+	}
+	ret = 0;
 	array_foreach(&folders, folder) {
 		enum migrate_special_use use;
 
@@ -245,12 +299,33 @@ static const char *const special_headers[] = {
 	"folder", "special_use", "local_folder", "moved", "duplicates", NULL
 };
 
+static bool cmd_special_parse_arg(struct migrate_mail_cmd *base, int c)
+{
+	struct special_cmd_context *cmd = (struct special_cmd_context *)base;
+	const char *entry;
+
+	switch (c) {
+	case 'l':
+		cmd->given = TRUE;
+		return TRUE;
+	case 'U':
+		if (strchr(optarg, '\t') == NULL)
+			return FALSE;
+		entry = p_strdup(base->ctx.pool, optarg);
+		array_push_back(&cmd->special, &entry);
+		return TRUE;
+	}
+	return FALSE;
+}
+
 struct doveadm_mail_cmd_context *cmd_migrate_special_alloc(void)
 {
 	struct special_cmd_context *cmd;
 
-	cmd = migrate_mail_cmd_alloc(struct special_cmd_context, "special-folders", "c:",
-				     cmd_special_run);
+	cmd = migrate_mail_cmd_alloc(struct special_cmd_context, "special-folders",
+				     "c:lU:", cmd_special_run);
 	cmd->base.headers = special_headers;
+	cmd->base.parse_arg = cmd_special_parse_arg;
+	p_array_init(&cmd->special, cmd->base.ctx.pool, 8);
 	return &cmd->base.ctx;
 }

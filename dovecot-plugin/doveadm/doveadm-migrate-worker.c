@@ -229,7 +229,7 @@ static bool worker_job_start_cutover(struct worker *worker, struct import_job *j
 	job->step = STEP_CUTOVER;
 	if (child_spawn_account_step(worker->dovecot_config, &job->main,
 				     "cutover", job->address,
-				     worker->config->path) == 0)
+				     worker->config->path, NULL) == 0)
 		return TRUE;
 	i_error("migrate worker: %s: could not start the cut-over", job->address);
 	worker->failed++;
@@ -379,8 +379,7 @@ static int worker_job_start_dsync_pass(struct worker *worker, struct import_job 
 			"boot never flushed it (the machine crashed)");
 	}
 	return child_spawn_pass(worker->dovecot_config, &job->main,
-				job->address, job->protocol, job->domain,
-				worker->config->import_prefetch, TRUE);
+				job->address, worker->config->path, TRUE, FALSE);
 }
 
 static int worker_job_start_pass(struct worker *worker, struct import_job *job)

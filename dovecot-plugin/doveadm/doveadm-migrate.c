@@ -322,11 +322,13 @@ DOVEADM_CMD_PARAMS_END
 	},
 	{
 		.name = "migrate special-folders",
-		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>]",
+		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>] [-l [-U <name>\\t<flags>]...]",
 		.mail_cmd = cmd_migrate_special_alloc,
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_MAIL_COMMON
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('l', "legacy-flags-given", CMD_PARAM_BOOL, 0)
+DOVEADM_CMD_PARAM('U', "special-use", CMD_PARAM_ARRAY, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{
@@ -345,6 +347,16 @@ DOVEADM_CMD_PARAMS_END
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_MAIL_COMMON
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate pass",
+		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>] [-s]",
+		.mail_cmd = cmd_migrate_pass_alloc,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_MAIL_COMMON
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('s', "status", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{

@@ -58,6 +58,7 @@ int doveadm_migrate_cutover(const struct migrate_config *config,
 
 struct doveadm_mail_cmd_context *cmd_migrate_sweep_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_flush_alloc(void);
+struct doveadm_mail_cmd_context *cmd_migrate_pass_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_special_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_aliases_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_archive_alloc(void);

@@ -315,7 +315,6 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 	const char *args[] = {
 		"-o", location, "-f", "tab", "mailbox", "status", "-u",
 		address, kind == CHILD_COUNT_LEGACY ? "messages" :
-		kind == CHILD_COUNT_LEGACY_UIDS ? "messages uidvalidity uidnext" :
 		"messages vsize",
 		"*", NULL
 	};
@@ -327,31 +326,17 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 }
 
 int child_spawn_pass(const char *dovecot_config, struct child *child,
-		     const char *address, enum migrate_protocol protocol,
-		     const struct migrate_domain *domain,
-		     unsigned int prefetch, bool unflushed)
+		     const char *address, const char *migrate_config,
+		     bool unflushed, bool status)
 {
 	const char *args[] = {
-		"-o", t_strdup_printf("mail_prefetch_count=%u", prefetch),
 		"-o", "mail_fsync=never",
-		"backup", "-R", "-u", address,
-		/* pop3c keeps no UIDVALIDITY of its own: without an index on
-		   disk it takes the time of each pass, and a pass a second
-		   later finds the local INBOX from another UIDVALIDITY (and
-		   empties it, unable to delete it) */
-		protocol == MIGRATE_PROTOCOL_POP3 ?
-			"pop3c:~/"MIGRATE_POP3C_INDEX_DIR : "imapc:", NULL
+		"-f", "tab", "migrate", "pass", "-c", migrate_config,
+		"-u", address, status ? "-s" : NULL, NULL
 	};
 
-	if (protocol != MIGRATE_PROTOCOL_POP3)
-		domain = NULL;
-	if (!unflushed) {
-		/* Dovecot's own fsync setting */
-		args[2] = args[0];
-		args[3] = args[1];
-		return child_spawn_with(dovecot_config, child, args + 2, domain);
-	}
-	return child_spawn_with(dovecot_config, child, args, domain);
+	/* without unflushed: Dovecot's own fsync setting */
+	return child_spawn(dovecot_config, child, unflushed ? args : args + 2);
 }
 
 int child_spawn_flush(const char *dovecot_config, struct child *child,
@@ -403,14 +388,21 @@ int child_spawn_sweep(const char *dovecot_config, struct child *child,
 
 int child_spawn_account_step(const char *dovecot_config, struct child *child,
 			     const char *command, const char *address,
-			     const char *migrate_config)
+			     const char *migrate_config,
+			     const char *const *options)
 {
-	const char *args[] = {
+	ARRAY_TYPE(const_string) args;
+	const char *const base[] = {
 		"-f", "tab", "migrate", command, "-c", migrate_config,
-		"-u", address, NULL
+		"-u", address
 	};
 
-	return child_spawn(dovecot_config, child, args);
+	t_array_init(&args, N_ELEMENTS(base) + 8);
+	array_append(&args, base, N_ELEMENTS(base));
+	for (; options != NULL && *options != NULL; options++)
+		array_push_back(&args, options);
+	array_append_zero(&args);
+	return child_spawn(dovecot_config, child, array_front(&args));
 }
 
 uint64_t child_sweep_copied(struct child *child)
@@ -448,13 +440,6 @@ bool child_legacy_count(struct child *child, uint32_t *folders_r,
 
 	return import_output_sum(child_output_text(child), "mailbox\t", 2, 1, FALSE, folders_r,
 			      messages_r, &bytes);
-}
-
-bool child_mark_count(struct child *child, uint32_t *folders_r,
-		      uint64_t *messages_r, uint64_t *bytes_r)
-{
-	return import_output_sum(child_output_text(child), "folder\tuidvalidity\t", 5, 3, TRUE,
-			      folders_r, messages_r, bytes_r);
 }
 
 static bool child_read_proc(const char *path, char *buf, size_t size)

@@ -57,9 +57,6 @@ enum child_count_kind {
 	CHILD_COUNT_LEGACY,
 	/* the legacy one with sizes, when a quota must be checked first */
 	CHILD_COUNT_LEGACY_SIZES,
-	/* the legacy one with UIDVALIDITY and UIDNEXT: the cut-over's
-	   check that its last pass missed nothing */
-	CHILD_COUNT_LEGACY_UIDS,
 };
 /* `mailbox status` (-f tab) of the account's mailbox. The legacy
    domain's POP3 server is reached through a TLS relay when the domain
@@ -74,14 +71,14 @@ void child_set_pace(uint64_t bytes_per_sec);
 /* Under the account's home: pop3c's index of the legacy maildrop, which
    keeps its UIDVALIDITY from one dsync pass to the next. */
 #define MIGRATE_POP3C_INDEX_DIR ".dovecot-migrate/pop3c"
-/* One dsync pass: backup -R -u ADDRESS imapc: (pop3c: for POP3), asking
-   for prefetch messages ahead; unflushed: without fsync (the caller
-   flushes, import-replica.h). POP3 over TLS goes through a
-   relay, as for counts. */
+/* One dsync pass: `-f tab migrate pass -c MIGRATE_CONFIG -u ADDRESS`
+   (doveadm-migrate-pass.c: dsync in process, imapc or pop3c, with its
+   POP3 TLS relay); unflushed: without fsync (the caller flushes,
+   import-replica.h); status: with the legacy folders' status after the
+   pass, on the same legacy session (-s). */
 int child_spawn_pass(const char *dovecot_config, struct child *child,
-		     const char *address, enum migrate_protocol protocol,
-		     const struct migrate_domain *domain,
-		     unsigned int prefetch, bool unflushed);
+		     const char *address, const char *migrate_config,
+		     bool unflushed, bool status);
 /* `migrate flush -c MIGRATE_CONFIG -u ADDRESS`, with -D to discard. */
 int child_spawn_flush(const char *dovecot_config, struct child *child,
 		      const char *address, const char *migrate_config,
@@ -91,11 +88,13 @@ int child_spawn_flush(const char *dovecot_config, struct child *child,
 int child_spawn_sweep(const char *dovecot_config, struct child *child,
 		      const char *address, const char *migrate_config,
 		      unsigned int maxage_days, bool mark);
-/* `-f tab migrate COMMAND -c MIGRATE_CONFIG -u ADDRESS` (special-folders,
-   aliases). */
+/* `-f tab migrate COMMAND -c MIGRATE_CONFIG -u ADDRESS [OPTIONS...]`
+   (special-folders, aliases, cutover); options NULL-terminated, or
+   NULL. */
 int child_spawn_account_step(const char *dovecot_config, struct child *child,
 			     const char *command, const char *address,
-			     const char *migrate_config);
+			     const char *migrate_config,
+			     const char *const *options);
 /* Messages a finished sweep copied (the sum of its "copied" column). */
 uint64_t child_sweep_copied(struct child *child);
 /* A finished `-f tab` child's rows, its header and empty lines left out
@@ -127,9 +126,6 @@ bool child_count(struct child *child, uint32_t *folders_r,
 /* The folders and messages of a finished legacy count. */
 bool child_legacy_count(struct child *child, uint32_t *folders_r,
 			uint64_t *messages_r);
-/* The same from a finished `sweep -M` (its folders' messages and sizes). */
-bool child_mark_count(struct child *child, uint32_t *folders_r,
-		      uint64_t *messages_r, uint64_t *bytes_r);
 /* Copies the log lines of our own commands (those naming "migrate ")
    from a finished child's stderr to ours: what a step in a pool process
    logged reaches the worker's log. */

@@ -48,6 +48,13 @@ bool import_output_sum(const char *text, const char *title,
 	return TRUE;
 }
 
+bool import_output_marks_count(const char *text, uint32_t *folders_r,
+			       uint64_t *messages_r, uint64_t *bytes_r)
+{
+	return import_output_sum(text, "folder\tuidvalidity\t", 5, 3, TRUE,
+				 folders_r, messages_r, bytes_r);
+}
+
 uint64_t import_output_sweep_copied(const char *text)
 {
 	const char *const *rows = import_output_rows(text);

@@ -15,6 +15,9 @@ bool import_output_sum(const char *text, const char *title,
 		       unsigned int columns, unsigned int msg_col,
 		       bool with_bytes, uint32_t *folders_r,
 		       uint64_t *messages_r, uint64_t *bytes_r);
+/* The folders, messages and bytes of `migrate sweep -M`'s marks. */
+bool import_output_marks_count(const char *text, uint32_t *folders_r,
+			       uint64_t *messages_r, uint64_t *bytes_r);
 /* Messages a sweep copied (the sum of its "copied" column). */
 uint64_t import_output_sweep_copied(const char *text);
 
