@@ -402,6 +402,44 @@ int migrate_store_ledger_folder_set(struct migrate_store *store, const char *add
 	return store_write(store, &store->secrets, do_folder_set, &op, error, error_size);
 }
 
+struct folders_op {
+	const char *address;
+	const struct migrate_ledger_folder *folders;
+	unsigned int count;
+};
+
+static int do_folders_set(struct store_txn *t, void *context)
+{
+	struct folders_op *op = context;
+	unsigned int i;
+
+	for (i = 0; i < op->count; i++) {
+		struct folder_op one = { op->address, op->folders[i].legacy,
+			(struct migrate_ledger_folder *)&op->folders[i] };
+
+		if (do_folder_set(t, &one) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int migrate_store_ledger_folders_set(struct migrate_store *store, const char *address,
+				     const struct migrate_ledger_folder *folders,
+				     unsigned int count, char *error, size_t error_size)
+{
+	struct folders_op op = { address, folders, count };
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		if (check_args(store, address, folders[i].legacy, error, error_size) < 0)
+			return -1;
+		if (folders[i].local[0] == '\0')
+			return store_fail(error, error_size, "ledger: no local folder "
+					  "for '%s'", folders[i].legacy);
+	}
+	return store_write(store, &store->secrets, do_folders_set, &op, error, error_size);
+}
+
 /* -- messages ----------------------------------------------------------------- */
 
 struct message_op {

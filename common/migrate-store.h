@@ -262,6 +262,11 @@ int migrate_store_ledger_folder_get(struct migrate_store *store, const char *add
 int migrate_store_ledger_folder_set(struct migrate_store *store, const char *address,
 				    const struct migrate_ledger_folder *folder,
 				    char *error, size_t error_size);
+/* The same for count folders in one transaction (the cut-over's marks:
+   one commit, not one per folder). */
+int migrate_store_ledger_folders_set(struct migrate_store *store, const char *address,
+				     const struct migrate_ledger_folder *folders,
+				     unsigned int count, char *error, size_t error_size);
 /* Every message record of one legacy folder; fn returns non-zero to stop. */
 typedef int migrate_ledger_message_fn(const struct migrate_ledger_message *message,
 				      void *context);

@@ -68,6 +68,8 @@
 /* records written per transaction while seeding */
 #define SWEEP_SEED_BATCH 500
 
+ARRAY_DEFINE_TYPE(migrate_ledger_folder, struct migrate_ledger_folder);
+
 struct sweep_cmd_context {
 	struct migrate_mail_cmd base;
 	int64_t maxage_days;
@@ -712,15 +714,15 @@ static int sweep_account(struct sweep_cmd_context *cmd, struct mail_user *user)
 
 /* ---- -M: the cut-over's watermarks --------------------------------------- */
 
+/* The mark of one local folder into recs; its row printed. */
 static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *user,
-			     const char *vname)
+			     const char *vname, ARRAY_TYPE(migrate_ledger_folder) *recs)
 {
 	struct mail_namespace *ns = mail_namespace_find(user->namespaces, vname);
-	struct migrate_ledger_folder rec;
+	struct migrate_ledger_folder *rec;
 	struct mailbox_status status;
 	struct mailbox_metadata metadata;
 	struct mailbox *box;
-	char error[512];
 	int ret = 0;
 
 	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
@@ -734,17 +736,14 @@ static int sweep_mark_folder(struct sweep_cmd_context *cmd, struct mail_user *us
 	mailbox_free(&box);
 	if (ret != 0)
 		return ret < 0 ? -1 : 0;
-	i_zero(&rec);
-	i_snprintf(rec.legacy, sizeof(rec.legacy), "%s", vname);
-	i_snprintf(rec.local, sizeof(rec.local), "%s", vname);
-	rec.uidvalidity = cmd->pop3 ? 0 : status.uidvalidity;
-	rec.dsync_below = status.uidnext;
-	if (migrate_store_ledger_folder_set(cmd->base.store, cmd->address, &rec,
-					    error, sizeof(error)) < 0)
-		return sweep_fail(cmd, "%s", error);
+	rec = array_append_space(recs);
+	i_snprintf(rec->legacy, sizeof(rec->legacy), "%s", vname);
+	i_snprintf(rec->local, sizeof(rec->local), "%s", vname);
+	rec->uidvalidity = cmd->pop3 ? 0 : status.uidvalidity;
+	rec->dsync_below = status.uidnext;
 	doveadm_print(vname);
-	doveadm_print_num(rec.uidvalidity);
-	doveadm_print_num(rec.dsync_below);
+	doveadm_print_num(rec->uidvalidity);
+	doveadm_print_num(rec->dsync_below);
 	doveadm_print_num(status.messages);
 	doveadm_print_num(metadata.virtual_size);
 	return 0;
@@ -754,16 +753,22 @@ static int sweep_mark(struct sweep_cmd_context *cmd, struct mail_user *user)
 {
 	struct migrate_ledger_account la;
 	ARRAY_TYPE(migrate_folder_entry) folders;
+	ARRAY_TYPE(migrate_ledger_folder) recs;
 	const struct migrate_folder_entry *folder;
 	char error[512];
 
 	if (migrate_list_folders(user, cmd->pop3, &folders) < 0)
 		return sweep_fail(cmd, "listing the local folders failed");
+	t_array_init(&recs, array_count(&folders) + 1);
 	array_foreach(&folders, folder) {
-		if (sweep_mark_folder(cmd, user, folder->name) < 0)
+		if (sweep_mark_folder(cmd, user, folder->name, &recs) < 0)
 			return -1;
 	}
-	if (migrate_store_ledger_account_get(cmd->base.store, cmd->address, &la,
+	/* every folder's mark in one commit */
+	if (migrate_store_ledger_folders_set(cmd->base.store, cmd->address,
+					     array_front(&recs), array_count(&recs),
+					     error, sizeof(error)) < 0 ||
+	    migrate_store_ledger_account_get(cmd->base.store, cmd->address, &la,
 					     error, sizeof(error)) < 0)
 		return sweep_fail(cmd, "%s", error);
 	la.engine = MIGRATE_ENGINE_DSYNC;

@@ -689,6 +689,7 @@ static void test_store_ledger(void)
 	struct migrate_ledger_message msgs[3];
 	struct migrate_ledger_account la;
 	struct ledger_seen seen;
+	struct migrate_ledger_folder batch[3];
 	char address[MIGRATE_ACCOUNT_ADDRESS_MAX + 1];
 	unsigned char hash[MIGRATE_LEDGER_HASH_SIZE];
 	uint64_t count;
@@ -716,6 +717,23 @@ static void test_store_ledger(void)
 	test_assert(strlen(got.legacy) == MIGRATE_LEDGER_FOLDER_MAX);
 	f.local[0] = '\0';
 	test_assert(migrate_store_ledger_folder_set(store, "a@example.com", &f, error, sizeof(error)) < 0);
+
+	/* several folders in one commit (the cut-over's marks); a bad one
+	   refuses them all */
+	i_zero(&batch);
+	for (unsigned int i = 0; i < N_ELEMENTS(batch); i++) {
+		i_snprintf(batch[i].legacy, sizeof(batch[i].legacy), "Batch%u", i);
+		i_snprintf(batch[i].local, sizeof(batch[i].local), "Batch%u", i);
+		batch[i].uidvalidity = 100 + i;
+		batch[i].dsync_below = 10 + i;
+	}
+	batch[2].local[0] = '\0';
+	test_assert(migrate_store_ledger_folders_set(store, "a@example.com", batch, 3, error, sizeof(error)) < 0);
+	test_assert(migrate_store_ledger_folder_get(store, "a@example.com", "Batch0", &got, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_folders_set(store, "a@example.com", batch, 2, error, sizeof(error)) == 0);
+	test_assert(migrate_store_ledger_folder_get(store, "a@example.com", "Batch1", &got, error, sizeof(error)) == 1);
+	test_assert(got.uidvalidity == 101 && got.dsync_below == 11);
+	test_assert(migrate_store_ledger_folders_set(store, "a@example.com", batch, 0, error, sizeof(error)) == 0);
 
 	/* messages: IMAP keys and a POP3 UIDL; a pending one has no hash yet */
 	msgs[0] = ledger_message(5, "", FALSE);
