@@ -306,6 +306,8 @@ size_t migrate_ledger_account_encode(const struct migrate_ledger_account *a,
 	*p++ = a->finished ? 1 : 0;
 	memcpy(p, a->unflushed_boot, MIGRATE_BOOT_ID_SIZE);
 	p += MIGRATE_BOOT_ID_SIZE;
+	memcpy(p, a->legacy_fingerprint, MIGRATE_LEGACY_FINGERPRINT_SIZE);
+	p += MIGRATE_LEGACY_FINGERPRINT_SIZE;
 	return (size_t)(p - out);
 }
 
@@ -330,6 +332,11 @@ int migrate_ledger_account_decode(const unsigned char *data, size_t size,
 	if (!r.bad && r.size - r.pos >= MIGRATE_BOOT_ID_SIZE)
 		memcpy(a->unflushed_boot, take(&r, MIGRATE_BOOT_ID_SIZE),
 		       MIGRATE_BOOT_ID_SIZE);
+	/* the same: no fingerprint, the next pass is not skipped */
+	if (!r.bad && r.size - r.pos >= MIGRATE_LEGACY_FINGERPRINT_SIZE)
+		memcpy(a->legacy_fingerprint,
+		       take(&r, MIGRATE_LEGACY_FINGERPRINT_SIZE),
+		       MIGRATE_LEGACY_FINGERPRINT_SIZE);
 	return finish(&r);
 }
 

@@ -54,7 +54,8 @@ int migrate_alias_decode(const unsigned char *data, size_t size,
 
 /* The ledger's records (the legacy folder and message keys are in the
    LMDB key, see migrate-store-ledger.c). */
-#define MIGRATE_LEDGER_ACCOUNT_RECORD_SIZE (1 + 1 + 8 + 8 + 8 + 1 + MIGRATE_BOOT_ID_SIZE)
+#define MIGRATE_LEDGER_ACCOUNT_RECORD_SIZE \
+	(1 + 1 + 8 + 8 + 8 + 1 + MIGRATE_BOOT_ID_SIZE + MIGRATE_LEGACY_FINGERPRINT_SIZE)
 #define MIGRATE_LEDGER_FOLDER_RECORD_MAX \
 	(1 + 2 * (2 + MIGRATE_LEDGER_FOLDER_MAX) + 4 + 4 + 1)
 #define MIGRATE_LEDGER_MESSAGE_RECORD_MAX \

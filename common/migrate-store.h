@@ -203,6 +203,8 @@ enum migrate_ledger_engine {
 };
 
 /* What the ledger knows of one account as a whole. */
+#define MIGRATE_LEGACY_FINGERPRINT_SIZE 32
+
 struct migrate_ledger_account {
 	enum migrate_ledger_engine engine;
 	int64_t sweep_due;		/* the next sweep; 0: none scheduled */
@@ -212,6 +214,12 @@ struct migrate_ledger_account {
 	/* the boot (Linux boot_id) during which a pass wrote the local copy
 	   without fsync and has not flushed it yet; all zero: flushed */
 	uint8_t unflushed_boot[MIGRATE_BOOT_ID_SIZE];
+	/* SHA-256 of the legacy folders' status (names, subscriptions,
+	   UIDVALIDITY, UIDNEXT, messages, HIGHESTMODSEQ) taken right before
+	   the last dsync pass that succeeded: while the legacy mailbox still
+	   shows it, that pass's copy is exact. All zero: none (POP3, a
+	   server without CONDSTORE, a discarded copy). */
+	uint8_t legacy_fingerprint[MIGRATE_LEGACY_FINGERPRINT_SIZE];
 };
 
 struct migrate_ledger_folder {

@@ -110,6 +110,7 @@ static const char *cutover_run(struct cutover *c, struct child *child, int spawn
 	if (spawned < 0)
 		return "could not start doveadm";
 	status = child_wait(child);
+	child_forward_log(child);
 	if (!child_ok(status))
 		reason = child_reason(child, status);
 	else if (count != NULL &&
@@ -131,6 +132,9 @@ static const char *cutover_output(struct child *child, int spawned,
 		return NULL;
 	}
 	status = child_wait(child);
+	/* what the step logged of its own (a pass not needed, folders
+	   merged) goes to our log */
+	child_forward_log(child);
 	if (!child_ok(status))
 		*reason_r = child_reason(child, status);
 	else

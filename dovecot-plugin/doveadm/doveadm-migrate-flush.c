@@ -149,6 +149,24 @@ static const char *flush_discard_refused(struct flush_cmd_context *cmd,
 	}
 }
 
+/* A discarded copy is no copy of what the last pass saw: no cut-over may
+   skip its pass on the strength of that pass (doveadm-migrate-pass.c). */
+static int flush_forget_fingerprint(struct flush_cmd_context *cmd,
+				    const char *address)
+{
+	struct migrate_ledger_account la;
+	char error[512];
+
+	if (migrate_store_ledger_account_get(cmd->base.store, address, &la,
+					     error, sizeof(error)) < 0)
+		return flush_fail(cmd, address, error);
+	i_zero(&la.legacy_fingerprint);
+	if (migrate_store_ledger_account_set(cmd->base.store, address, &la,
+					     error, sizeof(error)) < 0)
+		return flush_fail(cmd, address, error);
+	return 0;
+}
+
 static int cmd_flush_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user *user)
 {
 	struct flush_cmd_context *cmd = (struct flush_cmd_context *)_ctx;
@@ -160,6 +178,8 @@ static int cmd_flush_run(struct doveadm_mail_cmd_context *_ctx, struct mail_user
 	    (refused = flush_discard_refused(cmd, user->username)) != NULL)
 		return flush_fail(cmd, user->username,
 				  t_strconcat("not discarded: ", refused, NULL));
+	if (cmd->discard && flush_forget_fingerprint(cmd, user->username) < 0)
+		return -1;
 	roots = flush_roots(user);
 	array_foreach(&roots, root) {
 		ret = cmd->discard ? flush_discard(*root, &moved, &error) :

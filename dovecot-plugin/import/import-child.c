@@ -327,12 +327,12 @@ int child_spawn_count(const char *dovecot_config, struct child *child,
 
 int child_spawn_pass(const char *dovecot_config, struct child *child,
 		     const char *address, const char *migrate_config,
-		     bool unflushed, bool status)
+		     bool unflushed, bool cutover)
 {
 	const char *args[] = {
 		"-o", "mail_fsync=never",
 		"-f", "tab", "migrate", "pass", "-c", migrate_config,
-		"-u", address, status ? "-s" : NULL, NULL
+		"-u", address, cutover ? "-s" : NULL, cutover ? "-k" : NULL, NULL
 	};
 
 	/* without unflushed: Dovecot's own fsync setting */

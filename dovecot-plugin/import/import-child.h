@@ -74,11 +74,12 @@ void child_set_pace(uint64_t bytes_per_sec);
 /* One dsync pass: `-f tab migrate pass -c MIGRATE_CONFIG -u ADDRESS`
    (doveadm-migrate-pass.c: dsync in process, imapc or pop3c, with its
    POP3 TLS relay); unflushed: without fsync (the caller flushes,
-   import-replica.h); status: with the legacy folders' status after the
-   pass, on the same legacy session (-s). */
+   import-replica.h); cutover: the cut-over's (-k -s: none when the legacy
+   mailbox has not changed since the last pass began, then the legacy
+   folders' status on the same legacy session). */
 int child_spawn_pass(const char *dovecot_config, struct child *child,
 		     const char *address, const char *migrate_config,
-		     bool unflushed, bool status);
+		     bool unflushed, bool cutover);
 /* `migrate flush -c MIGRATE_CONFIG -u ADDRESS`, with -D to discard. */
 int child_spawn_flush(const char *dovecot_config, struct child *child,
 		      const char *address, const char *migrate_config,

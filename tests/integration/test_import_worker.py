@@ -607,6 +607,39 @@ class ImportWorkerTest(ImportCase):
                              self.worker_log + text[-3000:])
             self.assertTrue(self.identical(legacy, new, user), user)
 
+    def test_cutover_pass_skipped_only_while_the_legacy_mailbox_is_unchanged(self):
+        """The cut-over makes no dsync pass when the legacy mailbox still
+        shows what it showed when the last import pass began (folders,
+        counts, UIDs, every message's flags); any change since (a flag
+        set, a message delivered, through a direct legacy login) makes it
+        pass, and the copy is exact either way."""
+        users = ["still@" + DOMAIN, "flagged@" + DOMAIN, "grown@" + DOMAIN]
+        legacy = self.legacy_server(users)
+        for seed, user in enumerate(users, 61):
+            c = legacy.imap(user)
+            corpus.load_imap(c, corpus.generate(seed, "small"))
+            c.logout()
+        new = self.new(legacy, settings=MANUAL)
+        for user in users:
+            self.capture(new, legacy, user)
+        self.assertEqual(self.worker(new), {u: ["synced", ""] for u in users})
+        # a flag alone (no count changes), and a message
+        c = legacy.imap("flagged@" + DOMAIN)
+        c.select("INBOX")
+        c.store("1", "+FLAGS", "(\\Flagged)")
+        c.logout()
+        c = legacy.imap("grown@" + DOMAIN)
+        c.append("Sent", None, None, b"Subject: after the import\r\n\r\nlate\r\n")
+        c.logout()
+        for user, skipped in (("still@" + DOMAIN, True), ("flagged@" + DOMAIN, False),
+                              ("grown@" + DOMAIN, False)):
+            out = new.doveadm("-f", "tab", "migrate", "cutover", "-c", new.migrate_conf,
+                              "-u", user)
+            log = out.stderr.decode()
+            self.assertEqual(out.stdout.decode().splitlines()[1:], [user + "\tmigrated\t"])
+            self.assertEqual("no pass needed" in log, skipped, log)
+            self.assertTrue(self.identical(legacy, new, user), user)
+
     def test_dropped_connection_retried_and_converged(self):
         """The legacy connection drops twice in the middle of the pass, and
         each time the server refuses the next connection too, so dsync's own

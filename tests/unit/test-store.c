@@ -784,18 +784,27 @@ static void test_store_ledger(void)
 	/* the unflushed pass's boot survives a round trip; a record from
 	   before that field reads as flushed */
 	memset(la.unflushed_boot, 0xa5, sizeof(la.unflushed_boot));
+	memset(la.legacy_fingerprint, 0x5a, sizeof(la.legacy_fingerprint));
 	test_assert(migrate_store_ledger_account_set(store, "a@example.com", &la, error, sizeof(error)) == 0);
 	test_assert(migrate_store_ledger_account_get(store, "a@example.com", &la, error, sizeof(error)) == 1);
 	test_assert(la.unflushed_boot[0] == 0xa5 && la.unflushed_boot[15] == 0xa5 && la.swept_messages == 3);
+	test_assert(la.legacy_fingerprint[0] == 0x5a && la.legacy_fingerprint[31] == 0x5a);
 	{
 		unsigned char rec[MIGRATE_LEDGER_ACCOUNT_RECORD_SIZE];
 		size_t len = migrate_ledger_account_encode(&la, rec);
 
 		test_assert(len == sizeof(rec));
-		test_assert(migrate_ledger_account_decode(rec, len - MIGRATE_BOOT_ID_SIZE, &la) == 0);
+		/* from before the fingerprint: none, the boot kept */
+		test_assert(migrate_ledger_account_decode(rec, len - MIGRATE_LEGACY_FINGERPRINT_SIZE, &la) == 0);
+		test_assert(la.unflushed_boot[0] == 0xa5 && la.legacy_fingerprint[0] == 0 &&
+			    la.legacy_fingerprint[31] == 0);
+		/* from before both */
+		test_assert(migrate_ledger_account_decode(rec, len - MIGRATE_LEGACY_FINGERPRINT_SIZE -
+							  MIGRATE_BOOT_ID_SIZE, &la) == 0);
 		test_assert(la.unflushed_boot[0] == 0 && la.unflushed_boot[15] == 0 &&
 			    la.swept_messages == 3);
-		test_assert(migrate_ledger_account_decode(rec, len - MIGRATE_BOOT_ID_SIZE - 1, &la) < 0);
+		test_assert(migrate_ledger_account_decode(rec, len - MIGRATE_LEGACY_FINGERPRINT_SIZE -
+							  MIGRATE_BOOT_ID_SIZE - 1, &la) < 0);
 	}
 	fake_now += 601;
 	test_assert(migrate_store_sweep_take(store, 600, address, error, sizeof(error)) == 1);
