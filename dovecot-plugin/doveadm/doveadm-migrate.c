@@ -1,8 +1,13 @@
-/* doveadm plugin of dovecot-migrate: "doveadm migrate ..." commands.
+/* doveadm plugin of dovecot-migrate: "doveadm migrate ..." commands, the
+   front-ends of the import engine (dovecot-plugin/import/).
 
    version  shows that the plugin is loaded and which config it reads
    keygen   creates the vault key named by vault_key in migrate.conf
+   add      records accounts with their legacy password (doveadm-migrate-add.c)
    worker   imports queued mailboxes (doveadm-migrate-worker.c)
+   pool     internal: one of the worker's import processes
+            (doveadm-migrate-pool.c, import-pool.h)
+   pass     one import pass: dsync in process (doveadm-migrate-pass.c)
    cutover  switches a synced account to the new server
             (doveadm-migrate-cutover.c)
    status   statistics and per-account progress (doveadm-migrate-status.c)
@@ -14,6 +19,9 @@
             (doveadm-migrate-sweep.c)
    verify   compares the legacy and the local mailbox, message by message
             (doveadm-migrate-verify.c)
+   special-folders, archive, aliases
+            the cut-over's steps on the local copy (doveadm-migrate-special.c,
+            -archive.c, -aliases.c)
    flush    writes a dsync-imported local copy to disk, or discards it
             (doveadm-migrate-flush.c, import-replica.h) */
 
@@ -351,11 +359,12 @@ DOVEADM_CMD_PARAMS_END
 	},
 	{
 		.name = "migrate pass",
-		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>] [-s]",
+		.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-c <migrate.conf>] [-k] [-s]",
 		.mail_cmd = cmd_migrate_pass_alloc,
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_MAIL_COMMON
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('k', "skip-unchanged", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAM('s', "status", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 	},
