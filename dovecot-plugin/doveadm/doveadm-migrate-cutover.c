@@ -48,7 +48,9 @@
 #include "import-child.h"
 #include "doveadm-migrate-fence.h"
 #include "migrate-folder-status.h"
+#include "import-inline.h"
 #include "import-output.h"
+#include "import-pool.h"
 
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -423,6 +425,7 @@ void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 {
 	struct migrate_config *config;
 	struct migrate_store *store;
+	struct import_pool *pool = NULL;
 	const char *address, *reason;
 	int ret;
 
@@ -433,8 +436,18 @@ void cmd_migrate_cutover(struct doveadm_cmd_context *cctx)
 		return;
 	}
 	child_set_pace((uint64_t)config->import_kbytes_per_sec * 1000);
+	/* by hand: the steps run in one import process, started once (in
+	   the worker's import process they already run in process) */
+	if (!import_inline_running()) {
+		pool = import_pool_init(1, master_service_get_config_path(master_service));
+		child_use_pool(pool);
+	}
 	ret = doveadm_migrate_cutover(config, master_service_get_config_path(master_service),
 				      store, address, &reason);
+	if (pool != NULL) {
+		child_use_pool(NULL);
+		import_pool_deinit(&pool);
+	}
 	if (ret < 0) {
 		i_error("migrate cutover: %s", reason);
 		doveadm_exit_code = ret == -2 ? EX_DATAERR : EX_TEMPFAIL;
