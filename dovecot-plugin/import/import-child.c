@@ -95,6 +95,7 @@ static void ATTR_NORETURN
 child_supervise(char **argv, int in_fd, int out_fd, int err_fd)
 {
 	struct sigaction sa;
+	sigset_t block;
 	int status;
 	pid_t worker = getppid(), pid;
 
@@ -113,11 +114,17 @@ child_supervise(char **argv, int in_fd, int out_fd, int err_fd)
 	/* nothing else of the worker's: a pool process's socket held open
 	   here by another one's supervisor would never see its EOF */
 	closefrom(3);
-	if ((pid = fork()) < 0)
+	/* a SIGTERM (the worker gone, or stopping this step) that comes
+	   before the child's pid is known here would leave the child
+	   running: it waits until then */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &block, NULL) < 0 || (pid = fork()) < 0)
 		_exit(EX_OSERR);
 	if (pid == 0) {
 		sa.sa_handler = SIG_DFL;
 		(void)sigaction(SIGTERM, &sa, NULL);
+		(void)sigprocmask(SIG_UNBLOCK, &block, NULL);
 		(void)setpgid(0, 0);
 		if (child_pace_bytes_per_sec > 0 &&
 		    (setenv("LD_PRELOAD", MIGRATE_PACE_LIBRARY, 1) < 0 ||
@@ -129,6 +136,7 @@ child_supervise(char **argv, int in_fd, int out_fd, int err_fd)
 	}
 	supervised_pid = pid;
 	(void)setpgid(pid, pid);
+	(void)sigprocmask(SIG_UNBLOCK, &block, NULL);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			_exit(EX_OSERR);

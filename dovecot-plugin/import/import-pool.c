@@ -10,11 +10,14 @@
 #include "strescape.h"
 #include "strnum.h"
 
+#include "mail-storage-hooks.h"
+
 #include "import-inline.h"
 #include "import-pool.h"
 #include "import-child.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -302,16 +305,37 @@ static int import_pool_read(int fd, const char *const **args_r, int fds_r[2])
 	return 1;
 }
 
+/* Dovecot changes the euid when it creates a mail user, which clears
+   the parent death signal: armed again right after, so a supervisor
+   killed outright (SIGKILL to the worker's process group) still takes
+   this process along mid-step. */
+static void import_pool_user_created(struct mail_user *user ATTR_UNUSED)
+{
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static const struct mail_storage_hooks import_pool_hooks = {
+	.mail_user_created = import_pool_user_created,
+};
+
 void import_pool_serve(int fd)
 {
+	pid_t supervisor = getppid();
 	unsigned int steps;
 	int ret = 1;
 
+	mail_storage_hooks_add_internal(&import_pool_hooks);
 	for (steps = 1; ret > 0 && steps <= IMPORT_POOL_STEPS_MAX; steps++) T_BEGIN {
 		const char *const *args, *answer;
 		int fds[2], code;
 
-		ret = import_pool_read(fd, &args, fds);
+		/* its supervisor gone (it takes us along, but a step's change
+		   of euid clears the parent death signal): nothing more. Set
+		   again between steps, as root. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != supervisor)
+			ret = 0;
+		else
+			ret = import_pool_read(fd, &args, fds);
 		if (ret > 0) {
 			code = import_inline_run(args, fds[0], fds[1]);
 			i_close_fd(&fds[0]);
