@@ -359,18 +359,24 @@ int child_spawn_flush(const char *dovecot_config, struct child *child,
 	return child_spawn(dovecot_config, child, args);
 }
 
-const char *child_output_text(struct child *child)
+/* The whole of one of a child's output files (the data stack). */
+static const char *child_file_text(int fd)
 {
-	string_t *out = t_str_new(4096);
+	string_t *text = t_str_new(4096);
 	char buf[4096];
 	off_t offset = 0;
 	ssize_t ret;
 
-	while ((ret = pread(child->out_fd, buf, sizeof(buf), offset)) > 0) {
-		str_append_data(out, buf, ret);
+	while ((ret = pread(fd, buf, sizeof(buf), offset)) > 0) {
+		str_append_data(text, buf, ret);
 		offset += ret;
 	}
-	return str_c(out);
+	return str_c(text);
+}
+
+const char *child_output_text(struct child *child)
+{
+	return child_file_text(child->out_fd);
 }
 
 const char *const *child_output_rows(struct child *child)
@@ -506,17 +512,10 @@ bool child_stop_if_stalled(struct child *child, unsigned int stall_secs)
 
 void child_forward_log(struct child *child)
 {
-	string_t *err = t_str_new(4096);
 	const char *const *lines;
-	char buf[4096];
-	off_t offset = 0;
-	ssize_t ret;
 
-	while ((ret = pread(child->err_fd, buf, sizeof(buf), offset)) > 0) {
-		str_append_data(err, buf, ret);
-		offset += ret;
-	}
-	for (lines = t_strsplit(str_c(err), "\n"); *lines != NULL; lines++) {
+	lines = t_strsplit(child_file_text(child->err_fd), "\n");
+	for (; *lines != NULL; lines++) {
 		if (strstr(*lines, "migrate ") != NULL)
 			fprintf(stderr, "%s\n", *lines);
 	}

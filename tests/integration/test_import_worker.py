@@ -74,6 +74,16 @@ class ImportCase(CaptureCase):
         c.logout()
         return legacy
 
+    def legacy_with_corpora(self, users, first_seed):
+        """A legacy server whose users each hold a small corpus, seeded
+        first_seed, first_seed + 1, ..."""
+        legacy = self.legacy_server(users)
+        for seed, user in enumerate(users, first_seed):
+            c = legacy.imap(user)
+            corpus.load_imap(c, corpus.generate(seed, "small"))
+            c.logout()
+        return legacy
+
     def capture(self, new, legacy, user):
         """user's first login on the new server: recorded and queued."""
         self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
@@ -120,11 +130,7 @@ class ImportWorkerTest(ImportCase):
 
     def test_queued_accounts_imported_exactly(self):
         users = ["ana@" + DOMAIN, "rui@" + DOMAIN]
-        legacy = self.legacy_server(users)
-        for seed, user in enumerate(users, 11):
-            c = legacy.imap(user)
-            corpus.load_imap(c, corpus.generate(seed, "small"))
-            c.logout()
+        legacy = self.legacy_with_corpora(users, 11)
         metrics = os.path.join(self.root, "migrate.prom")
         new = self.new(legacy, "starttls", settings=dict(MANUAL, metrics_file=metrics))
         for user in users:
@@ -566,11 +572,7 @@ class ImportWorkerTest(ImportCase):
         the worker goes on with fresh processes, and once every account is
         synced each copy is exact: no gap, no duplicate."""
         users = ["k%d@%s" % (i, DOMAIN) for i in range(3)]
-        legacy = self.legacy_server(users)
-        for seed, user in enumerate(users, 51):
-            c = legacy.imap(user)
-            corpus.load_imap(c, corpus.generate(seed, "small"))
-            c.logout()
+        legacy = self.legacy_with_corpora(users, 51)
         proxy = self.own(CutProxy(legacy.port_imap, delay=0.02))
         new = self.new(legacy, settings=MANUAL, domain_keys={"imap_port": proxy.port})
         for user in users:
@@ -614,11 +616,7 @@ class ImportWorkerTest(ImportCase):
         set, a message delivered, through a direct legacy login) makes it
         pass, and the copy is exact either way."""
         users = ["still@" + DOMAIN, "flagged@" + DOMAIN, "grown@" + DOMAIN]
-        legacy = self.legacy_server(users)
-        for seed, user in enumerate(users, 61):
-            c = legacy.imap(user)
-            corpus.load_imap(c, corpus.generate(seed, "small"))
-            c.logout()
+        legacy = self.legacy_with_corpora(users, 61)
         new = self.new(legacy, settings=MANUAL)
         for user in users:
             self.capture(new, legacy, user)
@@ -746,11 +744,7 @@ class ImportWorkerTest(ImportCase):
         """imports_per_legacy_host = 1: with room for three jobs, the worker
         still runs one import at a time against the one legacy host."""
         users = ["h%d@%s" % (i, DOMAIN) for i in range(3)]
-        legacy = self.legacy_server(users)
-        for seed, user in enumerate(users, 61):
-            c = legacy.imap(user)
-            corpus.load_imap(c, corpus.generate(seed, "small"))
-            c.logout()
+        legacy = self.legacy_with_corpora(users, 61)
         new = self.new(legacy, settings=dict(MANUAL, imports_per_legacy_host="1"))
         for user in users:
             self.assertEqual(self.imap_login(new.port_imap, user, legacy.users[user])[0], "OK")
