@@ -512,20 +512,72 @@ static int open_envs(struct migrate_store *store, const struct migrate_store_set
 	return store_remove_orphan_secrets(store, error, error_size);
 }
 
+/* The stores open in this process, by directory. LMDB must not have one
+   environment open twice in a process at the same time (closing the
+   second drops the first one's locks: "Invalid reuse of reader locktable
+   slot", measured), and a command run in process inside another one (the
+   cut-over's steps in an import process) opens the store its caller has
+   open: it gets the same handle. Opened and closed on one thread. */
+struct open_store {
+	char *path;
+	/* a child forked with the list has none of them open (LMDB: an
+	   environment is not used across fork) */
+	pid_t pid;
+	struct migrate_store *store;
+	unsigned int refs;
+	struct open_store *next;
+};
+static struct open_store *open_stores = NULL;
+
+static struct open_store **open_store_find(const char *path,
+					   const struct migrate_store *store)
+{
+	struct open_store **o;
+
+	for (o = &open_stores; *o != NULL; o = &(*o)->next) {
+		if ((*o)->pid == getpid() &&
+		    (path != NULL ? strcmp((*o)->path, path) == 0 : (*o)->store == store))
+			return o;
+	}
+	return NULL;
+}
+
+static void store_free(struct migrate_store *store);
+
 int migrate_store_open(const struct migrate_store_settings *set,
 		       struct migrate_store **store_r,
 		       char *error, size_t error_size)
 {
-	struct migrate_store *store = calloc(1, sizeof(*store));
+	struct open_store **found = open_store_find(set->path, NULL), *o;
+	struct migrate_store *store;
 
-	if (store == NULL)
+	if (found != NULL) {
+		if ((*found)->store->access != MIGRATE_STORE_WRITE &&
+		    set->access == MIGRATE_STORE_WRITE) {
+			return store_fail(error, error_size, "%s: already open "
+					  "read-only in this process", set->path);
+		}
+		(*found)->refs++;
+		*store_r = (*found)->store;
+		return 0;
+	}
+	store = calloc(1, sizeof(*store));
+	o = calloc(1, sizeof(*o));
+	if (store == NULL || o == NULL || (o->path = strdup(set->path)) == NULL)
 		abort();
 	store->access = set->access;
 	store->now = set->now != NULL ? set->now : clock_now;
 	if (open_envs(store, set, error, error_size) < 0) {
-		migrate_store_close(&store);
+		store_free(store);
+		free(o->path);
+		free(o);
 		return -1;
 	}
+	o->store = store;
+	o->pid = getpid();
+	o->refs = 1;
+	o->next = open_stores;
+	open_stores = o;
 	*store_r = store;
 	return 0;
 }
@@ -541,16 +593,31 @@ static void env_close(struct lmdb_env *e)
 	}
 }
 
+static void store_free(struct migrate_store *store)
+{
+	env_close(&store->routing);
+	env_close(&store->secrets);
+	free(store);
+}
+
 void migrate_store_close(struct migrate_store **_store)
 {
 	struct migrate_store *store = *_store;
+	struct open_store **found, *o;
 
 	if (store == NULL)
 		return;
 	*_store = NULL;
-	env_close(&store->routing);
-	env_close(&store->secrets);
-	free(store);
+	found = open_store_find(NULL, store);
+	if (found != NULL) {
+		o = *found;
+		if (--o->refs > 0)
+			return;
+		*found = o->next;
+		free(o->path);
+		free(o);
+	}
+	store_free(store);
 }
 
 /* -- statistics and consistency --------------------------------------------- */

@@ -588,9 +588,10 @@ void worker_job_count(struct worker *worker, struct import_job *job)
 		job->counted = time(NULL);
 		return;
 	}
-	if (job->legacy_count_due != 0 && time(NULL) >= job->legacy_count_due &&
+	if (job->legacy_count_due_ms != 0 &&
+	    migrate_account_now_ms() >= job->legacy_count_due_ms &&
 	    job->step == STEP_PASS) {
-		job->legacy_count_due = 0;
+		job->legacy_count_due_ms = 0;
 		job->counting_legacy = child_spawn_count(worker->dovecot_config,
 			&job->counter, job->address, job->protocol, job->domain,
 			CHILD_COUNT_LEGACY) == 0;

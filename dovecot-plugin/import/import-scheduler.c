@@ -210,7 +210,8 @@ static bool worker_start_one(struct worker *worker)
 	} else {
 		/* the totals come beside the first pass, if it is still
 		   running a moment later: it need not wait for them */
-		job.legacy_count_due = job.started + WORKER_LEGACY_COUNT_DELAY_SECS;
+		job.legacy_count_due_ms = migrate_account_now_ms() +
+			WORKER_LEGACY_COUNT_DELAY_SECS * 1000;
 		ret = worker_job_start_pass(worker, &job);
 	}
 	if (ret < 0) {

@@ -56,11 +56,12 @@ struct import_job {
 	bool counting_legacy;
 	struct migrate_account_progress progress;
 	time_t started, renewed, counted;
-	/* when the legacy counts start beside a pass still running (0:
-	   none due): a pass over by then needs none, its local counts are
+	/* when the legacy counts start beside a pass still running, in ms
+	   (0: none due; whole seconds would start them after as little as
+	   one second): a pass over by then needs none, its local counts are
 	   the totals, and the account needs no legacy session of its own
 	   for them */
-	time_t legacy_count_due;
+	int64_t legacy_count_due_ms;
 	/* when its last pass started, in ms: a pass of a small mailbox is
 	   well under a second, so whole seconds would misjudge one */
 	int64_t pass_started_ms;

@@ -827,6 +827,36 @@ static void test_store_ledger(void)
 /* The grant and the flip order against each other: a grant is written
    while the account's logins are proxied and never once it is in
    cutover, so the cut-over's fence knows the newest one. */
+static void test_store_shared_handle(void)
+{
+	struct migrate_store *a, *b;
+	struct migrate_account acc;
+
+	test_begin("store: opened twice in one process, one handle");
+	store_reset();
+	a = store_open(MIGRATE_STORE_WRITE, 0);
+	b = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(a != NULL && a == b);
+	test_assert(create(b, "nested@example.com", MIGRATE_STATE_QUEUED) == 1);
+	migrate_store_close(&b);
+	/* the outer one still works after the inner one closed */
+	test_assert(migrate_store_account_get(a, "nested@example.com", &acc,
+					      error, sizeof(error)) == 1);
+	b = store_open(MIGRATE_STORE_READ_ROUTING, 0);
+	test_assert(b == a);
+	migrate_store_close(&b);
+	migrate_store_close(&a);
+	/* read-only first: a writer in the same process is refused */
+	a = store_open(MIGRATE_STORE_READ_ROUTING, 0);
+	test_assert(a != NULL && store_open(MIGRATE_STORE_WRITE, 0) == NULL);
+	migrate_store_close(&a);
+	/* all closed: a new handle */
+	a = store_open(MIGRATE_STORE_WRITE, 0);
+	test_assert(a != NULL);
+	migrate_store_close(&a);
+	test_end();
+}
+
 static void test_store_proxy_grant(void)
 {
 	struct migrate_store *store;
@@ -877,6 +907,7 @@ int main(void)
 	static void (*const tests[])(void) = {
 		test_store_accounts,
 		test_store_proxy_grant,
+		test_store_shared_handle,
 		test_store_secrets_and_aliases,
 		test_store_ledger,
 		test_store_queue,
