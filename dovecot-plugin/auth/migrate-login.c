@@ -137,14 +137,18 @@ static void migrate_login_proxy_fields(struct migrate_login *login)
 			       dec2str(config->proxy_timeout_secs), NULL);
 }
 
+struct migrate_store *migrate_login_store(struct migrate_login *login)
+{
+	login->store_ret = -1;
+	return migrate_auth_store(login->module->auth, login->error,
+				  sizeof(login->error));
+}
+
 /* STORE lane: the grant, in the transaction that re-reads the state. */
 static void migrate_login_grant(struct migrate_login *login)
 {
-	struct migrate_store *store;
+	struct migrate_store *store = migrate_login_store(login);
 
-	login->store_ret = -1;
-	store = migrate_auth_store(login->module->auth, login->error,
-				   sizeof(login->error));
 	if (store == NULL)
 		return;
 	login->store_ret = migrate_store_account_proxy_grant(store,
@@ -250,11 +254,8 @@ static void migrate_login_answer_fresh(struct migrate_login *login)
 /* STORE lane: the account as it is now, after the password check. */
 static void migrate_login_reread(struct migrate_login *login)
 {
-	struct migrate_store *store;
+	struct migrate_store *store = migrate_login_store(login);
 
-	login->store_ret = -1;
-	store = migrate_auth_store(login->module->auth, login->error,
-				   sizeof(login->error));
 	if (store == NULL)
 		return;
 	login->store_ret = migrate_store_account_get(store, login->addr.address,

@@ -67,6 +67,9 @@ void migrate_login_fail(struct migrate_login *login, enum passdb_result result,
 			const char *decision, const char *reason);
 /* Answers a temporary failure for the store error in login->error. */
 void migrate_login_fail_store(struct migrate_login *login);
+/* STORE lane: the store for a job of the login; NULL (store_ret -1, the
+   reason in error) when it cannot be opened. */
+struct migrate_store *migrate_login_store(struct migrate_login *login);
 /* The password is right: answers what login->account.state and the mode
    give, and frees the login. */
 void migrate_login_answer(struct migrate_login *login);

@@ -92,13 +92,10 @@ static void migrate_login_verified(struct migrate_login *login)
 /* STORE lane */
 static void migrate_login_lookup(struct migrate_login *login)
 {
-	struct migrate_store *store;
+	struct migrate_store *store = migrate_login_store(login);
 	struct migrate_secret secret;
 	const char *address = login->addr.address;
 
-	login->store_ret = -1;
-	store = migrate_auth_store(login->module->auth, login->error,
-				   sizeof(login->error));
 	if (store == NULL)
 		return;
 	login->store_ret = migrate_store_account_get(store, address, &login->account,
