@@ -15,29 +15,34 @@
 
 #define LISTEN_BACKLOG 256
 
-static int open_unix(const char *path, char *error_r, size_t error_size)
+/* The socket is bound under a temporary name, given its mode and group,
+   made to listen, and only then renamed to PATH: a client (Postfix starting
+   beside us) never finds a path that refuses connections or has the wrong
+   group, and a stale socket from a previous run is replaced in one step. */
+static int open_unix(const char *path, gid_t group, char *error_r, size_t error_size)
 {
+	static const char suffix[] = ".new";
 	struct sockaddr_un sa;
 	mode_t old_umask;
 	int fd, ret;
 
-	if (strlen(path) >= sizeof(sa.sun_path) || path[0] != '/') {
+	if (strlen(path) + sizeof(suffix) > sizeof(sa.sun_path) || path[0] != '/') {
 		snprintf(error_r, error_size, "unix:%s: not an absolute path of at most %zu bytes",
-			 path, sizeof(sa.sun_path) - 1);
+			 path, sizeof(sa.sun_path) - sizeof(suffix));
 		return -1;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	strcpy(sa.sun_path, path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s%s", path, suffix);
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(error_r, error_size, "socket(unix) failed: %s", strerror(errno));
 		return -1;
 	}
-	/* a stale socket from a previous run would make bind() fail */
-	if (unlink(path) < 0 && errno != ENOENT) {
-		snprintf(error_r, error_size, "unlink(%s) failed: %s", path, strerror(errno));
+	/* left over by a run killed between bind() and rename() */
+	if (unlink(sa.sun_path) < 0 && errno != ENOENT) {
+		snprintf(error_r, error_size, "unlink(%s) failed: %s", sa.sun_path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -45,8 +50,16 @@ static int open_unix(const char *path, char *error_r, size_t error_size)
 	old_umask = umask(0117);
 	ret = bind(fd, (const void *)&sa, sizeof(sa));
 	umask(old_umask);
-	if (ret < 0 || chmod(path, 0660) < 0) {
+	if (ret < 0) {
 		snprintf(error_r, error_size, "bind(%s) failed: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (chmod(sa.sun_path, 0660) < 0 ||
+	    (group != (gid_t)-1 && chown(sa.sun_path, (uid_t)-1, group) < 0) ||
+	    listen(fd, LISTEN_BACKLOG) < 0 || rename(sa.sun_path, path) < 0) {
+		snprintf(error_r, error_size, "unix:%s: %s", path, strerror(errno));
+		(void)unlink(sa.sun_path);
 		close(fd);
 		return -1;
 	}
@@ -98,27 +111,23 @@ static int open_inet(const char *hostport, char *error_r, size_t error_size)
 		return -1;
 	}
 	freeaddrinfo(ai);
-	return fd;
-}
-
-int listener_open(const char *address, char *error_r, size_t error_size)
-{
-	int fd;
-
-	if (strncmp(address, "unix:", 5) == 0)
-		fd = open_unix(address + 5, error_r, error_size);
-	else if (strncmp(address, "inet:", 5) == 0)
-		fd = open_inet(address + 5, error_r, error_size);
-	else {
-		snprintf(error_r, error_size, "%s: expected unix:PATH or inet:HOST:PORT", address);
-		return -1;
-	}
-	if (fd >= 0 && listen(fd, LISTEN_BACKLOG) < 0) {
-		snprintf(error_r, error_size, "listen(%s) failed: %s", address, strerror(errno));
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		snprintf(error_r, error_size, "listen(%s:%s) failed: %s", host, port, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int listener_open(const char *address, gid_t unix_group,
+		  char *error_r, size_t error_size)
+{
+	if (strncmp(address, "unix:", 5) == 0)
+		return open_unix(address + 5, unix_group, error_r, error_size);
+	if (strncmp(address, "inet:", 5) == 0)
+		return open_inet(address + 5, error_r, error_size);
+	snprintf(error_r, error_size, "%s: expected unix:PATH or inet:HOST:PORT", address);
+	return -1;
 }
 
 void listener_unlink(const char *address)

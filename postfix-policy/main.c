@@ -68,13 +68,17 @@ static int start_listening(struct server *server, const struct migrate_config *c
 	};
 	char error[512];
 	unsigned int i;
+	gid_t group;
 
+	if (privileges_socket_group(config->store_group, &group, error, sizeof(error)) < 0) {
+		log_error("%s", error);
+		return -1;
+	}
 	for (i = 0; i < 2; i++) {
 		const char *address = *(char *const *)((const char *)config + listens[i].offset);
-		int fd = listener_open(address, error, sizeof(error));
+		int fd = listener_open(address, group, error, sizeof(error));
 
-		if (fd < 0 ||
-		    privileges_give_socket(address, config->store_group, error, sizeof(error)) < 0) {
+		if (fd < 0) {
 			log_error("%s: %s", listens[i].key, error);
 			return -1;
 		}

@@ -9,22 +9,20 @@
 #include <string.h>
 #include <unistd.h>
 
-int privileges_give_socket(const char *address, const char *group,
-			   char *error, size_t error_size)
+int privileges_socket_group(const char *group, gid_t *gid_r,
+			    char *error, size_t error_size)
 {
 	struct group *gr;
 
-	if (group == NULL || strncmp(address, "unix:", 5) != 0)
+	*gid_r = (gid_t)-1;
+	if (group == NULL)
 		return 0;
 	gr = getgrnam(group);
 	if (gr == NULL) {
 		snprintf(error, error_size, "store_group %s: no such group", group);
 		return -1;
 	}
-	if (chown(address + 5, (uid_t)-1, gr->gr_gid) < 0) {
-		snprintf(error, error_size, "chown(%s) failed: %s", address + 5, strerror(errno));
-		return -1;
-	}
+	*gid_r = gr->gr_gid;
 	return 0;
 }
 

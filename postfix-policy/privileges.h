@@ -5,11 +5,12 @@
    read the routing store. */
 
 #include <stddef.h>
+#include <sys/types.h>
 
-/* A UNIX socket address ("unix:PATH") gets group `group` (mode stays
-   0660) so Postfix's processes can connect; nothing for inet: or NULL. */
-int privileges_give_socket(const char *address, const char *group,
-			   char *error, size_t error_size);
+/* The gid UNIX sockets are given (store_group) so Postfix's processes can
+   connect; (gid_t)-1 when group is NULL. */
+int privileges_socket_group(const char *group, gid_t *gid_r,
+			    char *error, size_t error_size);
 /* Becomes `user` (its uid, primary gid and supplementary groups) when
    running as root; NULL: stays as is. */
 int privileges_drop(const char *user, char *error, size_t error_size);

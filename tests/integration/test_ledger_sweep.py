@@ -226,10 +226,15 @@ class LedgerSweepTest(ImportCase):
         it, between any two steps: before a batch's pending records, between
         them and the local commit, between the commit and the confirmed
         records); the next worker resumes, and the result has every legacy
-        message exactly once."""
+        message exactly once. The kills come while the import runs at any
+        machine's speed: the legacy server is read at 4 MB/s until the last
+        worker, so no window (at most 0.6 s) completes a batch of the huge
+        messages (32 MB); on a fast machine, uncapped, the import ended
+        after 5 kills."""
         user = "crash@" + DOMAIN
         legacy = self.legacy_with_corpus(user, 101, "big")
-        new = self.captured(legacy, user, settings=dict(MANUAL, mode="local"))
+        new = self.captured(legacy, user, settings=dict(MANUAL, mode="local",
+                                                        import_kbytes_per_sec="4000"))
         argv = new.wrapper + ["doveadm", "-c", new.conf, "migrate", "worker",
                               "-c", new.migrate_conf]
         log = os.path.join(self.root, "worker.log")
@@ -246,6 +251,11 @@ class LedgerSweepTest(ImportCase):
                 break
             kills += 1
         self.assertEqual(kills, 20, "the import ended (%s) after %d kills" % (state, kills))
+        with open(new.migrate_conf) as f:
+            conf = f.read()
+        self.assertIn("import_kbytes_per_sec = 4000\n", conf)
+        with open(new.migrate_conf, "w") as f:
+            f.write(conf.replace("import_kbytes_per_sec = 4000\n", ""))
         self.assertEqual(self.worker(new), {user: ["synced", ""]})
         self.assertEqual(self.differences(legacy, new, user, ignore_uids=True), [])
 
