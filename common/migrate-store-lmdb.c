@@ -272,93 +272,6 @@ static int open_dbi(MDB_txn *txn, const char *name, bool create, MDB_dbi *dbi_r,
 	return 0;
 }
 
-/* Refuses files that the wrong people can read: the routing data must not
-   be open to everyone, the secrets to anyone but their owner. */
-static int check_mode(const char *path, mode_t forbidden, const char *what,
-		      char *error, size_t error_size)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return store_fail(error, error_size, "store: stat(%s): %s", path, strerror(errno));
-	}
-	if ((st.st_mode & forbidden) != 0) {
-		return store_fail(error, error_size,
-			    "store: %s is mode %04o: %s must not be accessible to %s (chmod %s)",
-			    path, (unsigned int)(st.st_mode & 07777), what,
-			    (forbidden & 0070) != 0 ? "group or others" : "others",
-			    (forbidden & 0070) != 0 ? "go-rwx" : "o-rwx");
-	}
-	return 0;
-}
-
-struct owner {
-	uid_t uid;
-	gid_t gid, routing_gid;
-	bool change;
-};
-
-static int resolve_owner(const struct migrate_store_settings *set,
-			 struct owner *owner_r, char *error, size_t error_size)
-{
-	owner_r->uid = getuid();
-	owner_r->gid = owner_r->routing_gid = getgid();
-	owner_r->change = geteuid() == 0 &&
-		(set->owner_user != NULL || set->routing_group != NULL);
-	if (set->owner_user != NULL) {
-		struct passwd *pw = getpwnam(set->owner_user);
-
-		if (pw == NULL)
-			return store_fail(error, error_size, "store: unknown user %s", set->owner_user);
-		owner_r->uid = pw->pw_uid;
-		owner_r->gid = owner_r->routing_gid = pw->pw_gid;
-	}
-	if (set->routing_group != NULL) {
-		struct group *gr = getgrnam(set->routing_group);
-
-		if (gr == NULL)
-			return store_fail(error, error_size, "store: unknown group %s", set->routing_group);
-		owner_r->routing_gid = gr->gr_gid;
-	}
-	return 0;
-}
-
-static int make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid,
-		    bool change_owner, char *error, size_t error_size)
-{
-	if (mkdir(path, mode) < 0) {
-		if (errno == EEXIST)
-			return 0;
-		return store_fail(error, error_size, "store: mkdir(%s): %s", path, strerror(errno));
-	}
-	/* mkdir's mode is cut by the umask */
-	if (chmod(path, mode) < 0 ||
-	    (change_owner && chown(path, uid, gid) < 0))
-		return store_fail(error, error_size, "store: setting owner and mode of %s: %s",
-			    path, strerror(errno));
-	return 0;
-}
-
-static int fix_files(const char *dir, mode_t data_mode, mode_t lock_mode,
-		     const struct owner *owner, gid_t gid,
-		     char *error, size_t error_size)
-{
-	static const char *const names[] = { "data.mdb", "lock.mdb" };
-	char path[4096];
-	unsigned int i;
-
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (chmod(path, i == 0 ? data_mode : lock_mode) < 0 ||
-		    (owner->change && chown(path, owner->uid, gid) < 0))
-			return store_fail(error, error_size, "store: setting owner and mode of %s: %s",
-				    path, strerror(errno));
-	}
-	return 0;
-}
-
 static int env_open(struct lmdb_env *e, const char *dir, unsigned int flags,
 		    size_t map_size, mode_t mode, char *error, size_t error_size)
 {
@@ -372,8 +285,8 @@ static int env_open(struct lmdb_env *e, const char *dir, unsigned int flags,
 		if (e->env != NULL)
 			mdb_env_close(e->env);
 		e->env = NULL;
-		if (rc == ENOENT)
-			return store_fail(error, error_size, "store: %s does not exist (not created yet?)", dir);
+		if (rc == ENOENT || rc == EACCES)
+			return store_fail_path(error, error_size, "opening", dir, rc);
 		return store_fail(error, error_size, "store: opening %s: %s", dir, mdb_strerror(rc));
 	}
 	/* readers killed by -9 keep their slots until someone checks */
@@ -483,29 +396,29 @@ static int open_envs(struct migrate_store *store, const struct migrate_store_set
 		(set->bulk ? MDB_NOSYNC : 0);
 	size_t map_size = set->initial_map_size != 0 ? set->initial_map_size : DEFAULT_MAP_SIZE;
 	char routing[4096], secrets[4096];
-	struct owner owner;
+	struct store_owner owner;
 
 	if (snprintf(routing, sizeof(routing), "%s/routing", set->path) >= (int)sizeof(routing) ||
 	    snprintf(secrets, sizeof(secrets), "%s/secrets", set->path) >= (int)sizeof(secrets))
 		return store_fail(error, error_size, "store: path too long");
-	if (resolve_owner(set, &owner, error, error_size) < 0)
+	if (store_owner_resolve(set, &owner, error, error_size) < 0)
 		return -1;
 	if (write &&
-	    (make_dir(set->path, 0751, owner.uid, owner.gid, owner.change, error, error_size) < 0 ||
-	     make_dir(routing, 0770, owner.uid, owner.routing_gid, owner.change, error, error_size) < 0 ||
-	     make_dir(secrets, 0700, owner.uid, owner.gid, owner.change, error, error_size) < 0))
+	    (store_make_dir(set->path, 0751, owner.uid, owner.gid, owner.change, error, error_size) < 0 ||
+	     store_make_dir(routing, 0770, owner.uid, owner.routing_gid, owner.change, error, error_size) < 0 ||
+	     store_make_dir(secrets, 0700, owner.uid, owner.gid, owner.change, error, error_size) < 0))
 		return -1;
-	if (check_mode(routing, 0007, "the routing store", error, error_size) < 0 ||
-	    check_mode(secrets, 0077, "the secrets store", error, error_size) < 0)
+	if (store_check_mode(routing, 0007, "the routing store", error, error_size) < 0 ||
+	    store_check_mode(secrets, 0077, "the secrets store", error, error_size) < 0)
 		return -1;
 	if (env_open(&store->routing, routing, flags, map_size, 0660, error, error_size) < 0 ||
 	    open_routing_dbs(store, error, error_size) < 0)
 		return -1;
 	if (!write)
 		return 0;
-	if (fix_files(routing, 0640, 0660, &owner, owner.routing_gid, error, error_size) < 0 ||
+	if (store_fix_files(routing, 0640, 0660, &owner, owner.routing_gid, error, error_size) < 0 ||
 	    env_open(&store->secrets, secrets, flags, map_size, 0600, error, error_size) < 0 ||
-	    fix_files(secrets, 0600, 0600, &owner, owner.gid, error, error_size) < 0 ||
+	    store_fix_files(secrets, 0600, 0600, &owner, owner.gid, error, error_size) < 0 ||
 	    open_secrets_db(store, error, error_size) < 0 ||
 	    store_write(store, &store->routing, schema_check, NULL, error, error_size) < 0)
 		return -1;

@@ -53,6 +53,29 @@ struct secret_op {
 int store_fail(char *error, size_t error_size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int store_txn_fail(struct store_txn *t, int rc, const char *what);
+
+/* The store's files (migrate-store-files.c): their owners, modes, and
+   what an operator is told when one cannot be opened. */
+struct store_owner {
+	uid_t uid;
+	gid_t gid, routing_gid;
+	bool change;
+};
+int store_owner_resolve(const struct migrate_store_settings *set,
+			struct store_owner *owner_r, char *error, size_t error_size);
+/* "store: <op> <path>: <why>", with the owner and mode of the path (or its
+   directory) and the fix when err is EACCES or ENOENT; returns -1. */
+int store_fail_path(char *error, size_t error_size, const char *op,
+		    const char *path, int err);
+/* Refuses files that the wrong people can read: the routing data must not
+   be open to everyone, the secrets to anyone but their owner. */
+int store_check_mode(const char *path, mode_t forbidden, const char *what,
+		     char *error, size_t error_size);
+int store_make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid,
+		   bool change_owner, char *error, size_t error_size);
+int store_fix_files(const char *dir, mode_t data_mode, mode_t lock_mode,
+		    const struct store_owner *owner, gid_t gid,
+		    char *error, size_t error_size);
 static inline MDB_val store_val(const void *data, size_t size)
 {
 	MDB_val v = { size, (void *)data };

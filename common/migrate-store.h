@@ -95,6 +95,18 @@ void migrate_store_settings_from_config(struct migrate_store_settings *set_r,
 					const struct migrate_config *config,
 					enum migrate_store_access access);
 
+/* A path of the store whose owner or mode was repaired: before and after
+   as "owner:group mode 0751". */
+typedef void migrate_store_repair_fn(const char *path, const char *before,
+				     const char *after, void *context);
+/* Gives every existing directory and file of the store the owner and mode
+   a writer with these settings creates them with (a store directory root
+   made by hand, files copied by root). Returns how many paths changed, or
+   -1. Opening the store as a writer afterwards creates what is missing. */
+int migrate_store_repair(const struct migrate_store_settings *set,
+			 migrate_store_repair_fn *report, void *context,
+			 char *error, size_t error_size);
+
 int migrate_store_open(const struct migrate_store_settings *set,
 		       struct migrate_store **store_r,
 		       char *error, size_t error_size);

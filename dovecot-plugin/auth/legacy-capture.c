@@ -170,6 +170,7 @@ static void legacy_capture_answer_recorded(struct legacy_capture *capture)
 	legacy_capture_take_waiters(capture, &waiters);
 	array_foreach_elem(&waiters, login) {
 		if (capture->ret < 0) {
+			login->fail_level = LOG_TYPE_ERROR;
 			migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
 				"temporary failure", t_strdup_printf(
 				"recording the account failed: %s", capture->error));
@@ -345,6 +346,8 @@ void legacy_capture_check(struct migrate_login *login)
 	}
 	if (!login_guard_allow_check(guard, login->addr.address,
 				     &login->request->fields.remote_ip, &limit)) {
+		/* a guesser must not flood the log: verbose only */
+		login->fail_level = LOG_TYPE_INFO;
 		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
 				   "temporary failure", t_strdup_printf(
 				   "too many legacy checks for this %s", limit));

@@ -22,17 +22,27 @@ static void migrate_login_free(struct migrate_login *login)
 	i_free(login);
 }
 
-static void migrate_login_log(struct migrate_login *login, const char *decision,
-			      const char *reason)
+/* A decision is logged at info level, which Dovecot shows only with
+   auth_verbose = yes; a temporary failure is logged at `level` so that its
+   cause is in the log with Dovecot's stock settings, where the client and
+   the login process see only "temporary failure". */
+static void migrate_login_log_at(struct migrate_login *login, enum log_type level,
+				 const char *decision, const char *reason)
 {
 	struct timeval now;
 
 	i_gettimeofday(&now);
 	if (login->note != NULL)
 		reason = t_strdup_printf("%s; %s", reason, login->note);
-	e_info(authdb_event(login->request),
-	       "account %s: %s (%s), %d ms", login->addr.address, decision,
-	       reason, timeval_diff_msecs(&now, &login->started));
+	e_log(authdb_event(login->request), level,
+	      "account %s: %s (%s), %d ms", login->addr.address, decision,
+	      reason, timeval_diff_msecs(&now, &login->started));
+}
+
+static void migrate_login_log(struct migrate_login *login, const char *decision,
+			      const char *reason)
+{
+	migrate_login_log_at(login, LOG_TYPE_INFO, decision, reason);
 }
 
 /* Ends the login with a failure result. */
@@ -40,7 +50,8 @@ void migrate_login_fail(struct migrate_login *login,
 			       enum passdb_result result, const char *decision,
 			       const char *reason)
 {
-	migrate_login_log(login, decision, reason);
+	migrate_login_log_at(login, result == PASSDB_RESULT_INTERNAL_FAILURE ?
+			     login->fail_level : LOG_TYPE_INFO, decision, reason);
 	if (result == PASSDB_RESULT_PASSWORD_MISMATCH)
 		auth_request_log_password_mismatch(login->request, AUTH_SUBSYS_DB);
 	login->callback(result, login->request);
@@ -49,6 +60,8 @@ void migrate_login_fail(struct migrate_login *login,
 
 void migrate_login_fail_store(struct migrate_login *login)
 {
+	/* the store is ours: every login fails until someone fixes it */
+	login->fail_level = LOG_TYPE_ERROR;
 	migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
 			   "temporary failure", t_strdup_printf(
 			   "account store: %s", login->error));

@@ -34,6 +34,9 @@ struct migrate_login {
 	struct timeval started;
 	/* what a legacy check did on the way, for the log (static string) */
 	const char *note;
+	/* the level of the line a temporary failure is logged at: warning
+	   (the legacy server), error (our store) */
+	enum log_type fail_level;
 	unsigned int lookup_generation;
 	bool looked_again;
 

@@ -70,6 +70,7 @@ static void migrate_login_verified(struct migrate_login *login)
 		return;
 	}
 	if (login->verify_ret < 0 && login->verify_errno == ENOMEM) {
+		login->fail_level = LOG_TYPE_ERROR;
 		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
 			"temporary failure", "out of memory computing the password "
 			"hash (raise service auth { vsz_limit })");
@@ -129,6 +130,7 @@ static void migrate_login_looked_up(struct migrate_login *login)
 	}
 	if (login->account.state == MIGRATE_STATE_UNKNOWN) {
 		/* "unknown" is never stored; a record claiming it is damaged */
+		login->fail_level = LOG_TYPE_ERROR;
 		migrate_login_fail(login, PASSDB_RESULT_INTERNAL_FAILURE,
 				   "temporary failure", "account record has no state");
 		return;
@@ -197,14 +199,16 @@ migrate_verify_plain(struct auth_request *request, const char *password,
 		return;
 	}
 	if (migrate_earlier_passdb_knows(request, &error)) {
-		e_info(authdb_event(request), "account %s: not ours (%s)",
-		       addr.address, error);
+		e_log(authdb_event(request), request->passdbs_seen_internal_failure ?
+		      LOG_TYPE_WARNING : LOG_TYPE_INFO,
+		      "account %s: not ours (%s)", addr.address, error);
 		callback(request->passdbs_seen_internal_failure ?
 			 PASSDB_RESULT_INTERNAL_FAILURE :
 			 PASSDB_RESULT_PASSWORD_MISMATCH, request);
 		return;
 	}
 	login = i_new(struct migrate_login, 1);
+	login->fail_level = LOG_TYPE_WARNING;
 	login->module = module;
 	login->request = request;
 	auth_request_ref(request);

@@ -50,7 +50,7 @@ migrate_mail_cmd_alloc_size(size_t size, const char *name,
 		doveadm_mail_cmd_alloc_size(size);
 
 	cmd->name = name;
-	cmd->config_path = MIGRATE_DEFAULT_CONFIG;
+	cmd->config_path = doveadm_migrate_default_config_path();
 	cmd->ctx.getopt_args = getopt_args;
 	cmd->ctx.v.parse_arg = migrate_mail_cmd_parse_arg;
 	cmd->ctx.v.init = migrate_mail_cmd_init;

@@ -23,6 +23,24 @@ static void legacy_set(struct setting_parser_context *set_parser,
 		i_panic("migrate: setting %s refused by Dovecot", line);
 }
 
+/* dsync needs one hierarchy separator on both sides, and legacy servers
+   answer '.' (Courier, Cyrus, older Dovecot) or '/' (Dovecot, Exchange):
+   the legacy user's inbox namespace takes the local one's, as the local
+   user has it (explicit or its storage's default). imapc translates the
+   server's separator, and a name holding the local one is escaped by the
+   dsync escape character (import-dsync.c) on its way. */
+static void legacy_set_separator(struct setting_parser_context *set_parser,
+				 struct mail_user *local)
+{
+	struct mail_namespace *ns = local == NULL ? NULL :
+		mail_namespace_find_inbox(local->namespaces);
+
+	if (ns == NULL || ns->set->name == NULL || ns->set->name[0] == '\0')
+		return;
+	legacy_set(set_parser, t_strdup_printf("namespace/%s/separator=%c",
+		   ns->set->name, mail_namespace_get_sep(ns)));
+}
+
 static int legacy_open(struct doveadm_mail_cmd_context *ctx,
 		       const struct migrate_domain *domain, bool pop3,
 		       const char *location, unsigned int prefetch,
@@ -37,6 +55,7 @@ static int legacy_open(struct doveadm_mail_cmd_context *ctx,
 	set_parser = mail_storage_service_user_get_settings_parser(ctx->cur_service_user);
 	legacy_set(set_parser, t_strconcat("mail_location=", location, NULL));
 	legacy_set(set_parser, t_strdup_printf("mail_prefetch_count=%u", prefetch));
+	legacy_set_separator(set_parser, ctx->cur_mail_user);
 	if (pop3 && domain != NULL && migrate_pop3_relay_target(domain, &target)) {
 		if (migrate_pop3_relay_start(&target, STDERR_FILENO,
 					     &legacy_r->relay, error,

@@ -50,7 +50,7 @@ void doveadm_migrate_plugin_deinit(void);
 
 struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cctx)
 {
-	const char *path = MIGRATE_DEFAULT_CONFIG;
+	const char *path = doveadm_migrate_default_config_path();
 	struct migrate_config *config;
 	char error[512];
 
@@ -60,6 +60,7 @@ struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cc
 		doveadm_exit_code = EX_CONFIG;
 		return NULL;
 	}
+	doveadm_migrate_default_store_user(config);
 	doveadm_migrate_log_config(config);
 	return config;
 }
@@ -73,6 +74,7 @@ void doveadm_migrate_mail_cmd_open(const char *config_path,
 
 	if (migrate_config_load(config_path, config_r, error, sizeof(error)) < 0)
 		i_fatal_status(EX_CONFIG, "%s", error);
+	doveadm_migrate_default_store_user(*config_r);
 	doveadm_migrate_log_config(*config_r);
 	migrate_store_settings_from_config(&set, *config_r, MIGRATE_STORE_WRITE);
 	if (migrate_store_open(&set, store_r, error, sizeof(error)) < 0)
@@ -153,53 +155,6 @@ static void cmd_migrate_version(struct doveadm_cmd_context *cctx)
 	migrate_config_free(&config);
 }
 
-/* The Dovecot side reads the key as store_user: hand it over. */
-static int give_key_to_store_user(const struct migrate_config *config)
-{
-	struct passwd *pw;
-
-	if (config->store_user == NULL || geteuid() != 0)
-		return 0;
-	pw = getpwnam(config->store_user);
-	if (pw == NULL) {
-		i_error("store_user %s: no such user", config->store_user);
-		return -1;
-	}
-	if (chown(config->vault_key, pw->pw_uid, pw->pw_gid) < 0) {
-		i_error("chown(%s) failed: %m", config->vault_key);
-		return -1;
-	}
-	return 0;
-}
-
-static void cmd_migrate_keygen(struct doveadm_cmd_context *cctx)
-{
-	struct migrate_config *config = doveadm_migrate_cmd_config(cctx);
-	struct migrate_vault *vault;
-	char error[512];
-
-	if (config == NULL)
-		return;
-	if (migrate_vault_keygen(config->vault_key, error, sizeof(error)) < 0) {
-		i_error("%s", error);
-		doveadm_exit_code = EX_CANTCREAT;
-	} else if (give_key_to_store_user(config) < 0) {
-		doveadm_exit_code = EX_NOPERM;
-	} else if (migrate_vault_open(config->vault_key, NULL, &vault,
-				      error, sizeof(error)) < 0) {
-		i_error("%s", error);
-		doveadm_exit_code = EX_SOFTWARE;
-	} else {
-		doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-		doveadm_print_header_simple("key");
-		doveadm_print_header_simple("id");
-		doveadm_print(config->vault_key);
-		doveadm_print(migrate_vault_key_id_hex(vault));
-		migrate_vault_close(&vault);
-	}
-	migrate_config_free(&config);
-}
-
 static struct doveadm_cmd_ver2 migrate_commands[] = {
 	{
 		.name = "migrate version",
@@ -213,6 +168,14 @@ DOVEADM_CMD_PARAMS_END
 		.name = "migrate keygen",
 		.usage = "[-c <migrate.conf>]",
 		.cmd = cmd_migrate_keygen,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate init",
+		.usage = "[-c <migrate.conf>]",
+		.cmd = cmd_migrate_init,
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END

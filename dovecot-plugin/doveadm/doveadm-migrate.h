@@ -3,9 +3,21 @@
 
 struct doveadm_cmd_context;
 
-/* The config named by -c, else the default path. NULL (and the exit code
-   set) when it cannot be read. */
+/* The config named by -c, else doveadm_migrate_default_config_path(), with
+   store_user defaulted. NULL (and the exit code set) when it cannot be
+   read. */
 struct migrate_config *doveadm_migrate_cmd_config(struct doveadm_cmd_context *cctx);
+
+struct migrate_config;
+/* Dovecot's plugin { migrate_config }, else the built-in default path
+   (doveadm-migrate-defaults.c). */
+const char *doveadm_migrate_default_config_path(void);
+/* The user Dovecot's auth service runs as (doveconf), or NULL (data
+   stack). */
+const char *doveadm_migrate_auth_user(void);
+/* store_user, when migrate.conf does not set it: the auth service's user
+   (a warning when doveconf cannot tell). */
+void doveadm_migrate_default_store_user(struct migrate_config *config);
 
 #include "migrate-store.h"
 
@@ -64,6 +76,8 @@ struct doveadm_mail_cmd_context *cmd_migrate_aliases_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_archive_alloc(void);
 struct doveadm_mail_cmd_context *cmd_migrate_verify_alloc(void);
 
+void cmd_migrate_keygen(struct doveadm_cmd_context *cctx);
+void cmd_migrate_init(struct doveadm_cmd_context *cctx);
 void cmd_migrate_add(struct doveadm_cmd_context *cctx);
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
 void cmd_migrate_pool(struct doveadm_cmd_context *cctx);

@@ -3,6 +3,7 @@
 
 #include "migrate-pop3-relay.h"
 #include "migrate-config.h"
+#include "legacy-conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,113 +61,22 @@ static void relay_log(const struct migrate_pop3_relay_target *target,
 		target->host, target->port, msg);
 }
 
-static const char *relay_ssl_error(void)
+static void relay_target(const struct migrate_pop3_relay_target *target,
+			 struct legacy_conn_target *conn_r)
 {
-	static char buf[256];
-	unsigned long code = ERR_get_error();
-
-	if (code == 0)
-		return "connection closed";
-	ERR_error_string_n(code, buf, sizeof(buf));
-	ERR_clear_error();
-	return buf;
-}
-
-static int relay_connect(const struct migrate_pop3_relay_target *target)
-{
-	struct addrinfo hints, *res, *ai;
-	char port[6];
-	int fd = -1, ret, err = EADDRNOTAVAIL;
-	socklen_t len = sizeof(err);
-	struct pollfd pfd;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%u", target->port);
-	if ((ret = getaddrinfo(target->host, port, &hints, &res)) != 0) {
-		relay_log(target, "cannot resolve the host: %s", gai_strerror(ret));
-		return -1;
-	}
-	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, 0);
-		if (fd < 0)
-			continue;
-		err = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
-		if (err == EINPROGRESS) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, RELAY_CONNECT_TIMEOUT_MSECS) <= 0)
-				err = ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-				err = errno;
-		}
-		if (err != 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		relay_log(target, "connect failed: %s", strerror(err));
-		return -1;
-	}
-	/* blocking from here: reads and writes wait, poll says when */
-	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
-}
-
-/* One CRLF-ended line of the plain exchange before STLS, without its
-   CRLF. -1 on a closed connection, a timeout or an overlong line. */
-static int relay_read_line(int fd, char *line, size_t size)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t len = 0;
-	char c;
-
-	while (len + 1 < size) {
-		if (poll(&pfd, 1, RELAY_CONNECT_TIMEOUT_MSECS) <= 0 ||
-		    read(fd, &c, 1) != 1)
-			return -1;
-		if (c == '\n') {
-			if (len > 0 && line[len - 1] == '\r')
-				len--;
-			line[len] = '\0';
-			return 0;
-		}
-		line[len++] = c;
-	}
-	return -1;
+	memset(conn_r, 0, sizeof(*conn_r));
+	conn_r->host = target->host;
+	conn_r->port = target->port;
+	conn_r->verify = target->verify;
+	conn_r->ca_file = target->ca_file;
+	conn_r->timeout_msecs = RELAY_CONNECT_TIMEOUT_MSECS;
 }
 
 static bool relay_write_all(int fd, const void *data, size_t size)
 {
-	const char *p = data;
-	ssize_t ret;
+	struct legacy_conn conn = { .fd = fd };
 
-	while (size > 0) {
-		ret = send(fd, p, size, MSG_NOSIGNAL);
-		if (ret < 0 && errno == EINTR)
-			continue;
-		if (ret <= 0)
-			return false;
-		p += ret;
-		size -= ret;
-	}
-	return true;
-}
-
-/* A reply line fit for a log: printable ASCII, shortened. */
-static const char *relay_printable(char *line)
-{
-	char *p;
-
-	for (p = line; *p != '\0'; p++) {
-		if (*p < 0x20 || *p > 0x7e)
-			*p = '?';
-	}
-	if (p - line > 80)
-		strcpy(line + 77, "...");
-	return line;
+	return legacy_conn_write(&conn, data, size);
 }
 
 /* STLS on a fresh connection; the server's greeting is kept for pop3c.
@@ -175,9 +85,12 @@ static int relay_starttls(const struct migrate_pop3_relay_target *target,
 			  int legacy_fd, int client_fd, char *greeting,
 			  size_t size)
 {
+	struct legacy_conn conn = {
+		.fd = legacy_fd, .timeout_msecs = RELAY_CONNECT_TIMEOUT_MSECS,
+	};
 	char reply[RELAY_LINE_MAX];
 
-	if (relay_read_line(legacy_fd, greeting, size - 2) < 0) {
+	if (legacy_conn_read_line(&conn, greeting, size - 2) < 0) {
 		relay_log(target, "no greeting");
 		return -1;
 	}
@@ -186,74 +99,17 @@ static int relay_starttls(const struct migrate_pop3_relay_target *target,
 		(void)relay_write_all(client_fd, greeting, strlen(greeting));
 		return -1;
 	}
-	if (!relay_write_all(legacy_fd, "STLS\r\n", 6) ||
-	    relay_read_line(legacy_fd, reply, sizeof(reply)) < 0) {
+	if (!legacy_conn_write(&conn, "STLS\r\n", 6) ||
+	    legacy_conn_read_line(&conn, reply, sizeof(reply)) < 0) {
 		relay_log(target, "no reply to STLS");
 		return -1;
 	}
 	if (strncmp(reply, "+OK", 3) != 0) {
-		relay_log(target, "STLS refused: %s", relay_printable(reply));
+		relay_log(target, "STLS refused: %s", legacy_conn_printable(reply));
 		return -1;
 	}
 	strcat(greeting, "\r\n");
 	return 0;
-}
-
-static SSL_CTX *relay_ssl_ctx(const struct migrate_pop3_relay_target *target)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (ctx == NULL)
-		return NULL;
-	/* a record of a session ticket alone must not block the relay in
-	   SSL_read while pop3c waits to send */
-	SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
-	if (target->verify) {
-		if ((target->ca_file != NULL ?
-		     SSL_CTX_load_verify_locations(ctx, target->ca_file, NULL) :
-		     SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-			relay_log(target, "cannot load the CA file %s: %s",
-				  target->ca_file != NULL ? target->ca_file :
-				  "(system default)", relay_ssl_error());
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
-	return ctx;
-}
-
-static SSL *relay_handshake(const struct migrate_pop3_relay_target *target,
-			    SSL_CTX *ctx, int fd)
-{
-	struct in6_addr addr;
-	bool is_ip = inet_pton(AF_INET, target->host, &addr) == 1 ||
-		inet_pton(AF_INET6, target->host, &addr) == 1;
-	SSL *ssl = SSL_new(ctx);
-	long verify;
-
-	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 ||
-	    (!is_ip && SSL_set_tlsext_host_name(ssl, target->host) != 1) ||
-	    (target->verify && (is_ip ?
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target->host) :
-		SSL_set1_host(ssl, target->host)) != 1)) {
-		relay_log(target, "TLS setup failed: %s", relay_ssl_error());
-		SSL_free(ssl);
-		return NULL;
-	}
-	if (SSL_connect(ssl) != 1) {
-		verify = SSL_get_verify_result(ssl);
-		if (verify != X509_V_OK) {
-			relay_log(target, "TLS handshake failed: certificate "
-				  "not trusted: %s", X509_verify_cert_error_string(verify));
-		} else {
-			relay_log(target, "TLS handshake failed: %s",
-				  relay_ssl_error());
-		}
-		SSL_free(ssl);
-		return NULL;
-	}
-	return ssl;
 }
 
 /* TRUE while the connection goes on. */
@@ -293,7 +149,7 @@ static bool relay_to_client(const struct migrate_pop3_relay_target *target,
 		return false;
 	default:
 		if (ERR_peek_error() != 0)
-			relay_log(target, "TLS read failed: %s", relay_ssl_error());
+			relay_log(target, "TLS read failed: %s", legacy_conn_ssl_error());
 		return false;
 	}
 }
@@ -330,18 +186,28 @@ static void relay_pump(const struct migrate_pop3_relay_target *target,
 static void relay_connection(const struct migrate_pop3_relay_target *target,
 			     int client_fd)
 {
-	char greeting[RELAY_LINE_MAX + 2] = "";
+	char greeting[RELAY_LINE_MAX + 2] = "", error[512];
+	struct legacy_conn_target conn_target;
 	SSL_CTX *ctx;
 	SSL *ssl = NULL;
-	int legacy_fd = relay_connect(target);
+	int legacy_fd;
 
-	if (legacy_fd < 0)
+	relay_target(target, &conn_target);
+	if ((legacy_fd = legacy_conn_connect(&conn_target, error, sizeof(error))) < 0) {
+		relay_log(target, "%s", error);
 		return;
-	if ((!target->starttls ||
-	     relay_starttls(target, legacy_fd, client_fd, greeting,
-			    sizeof(greeting)) == 0) &&
-	    (ctx = relay_ssl_ctx(target)) != NULL) {
-		ssl = relay_handshake(target, ctx, legacy_fd);
+	}
+	if (target->starttls &&
+	    relay_starttls(target, legacy_fd, client_fd, greeting, sizeof(greeting)) < 0) {
+		close(legacy_fd);
+		return;
+	}
+	if ((ctx = legacy_conn_ssl_ctx(&conn_target, error, sizeof(error))) == NULL)
+		relay_log(target, "%s", error);
+	else {
+		ssl = legacy_conn_handshake(&conn_target, ctx, legacy_fd, error, sizeof(error));
+		if (ssl == NULL)
+			relay_log(target, "%s", error);
 		if (ssl != NULL &&
 		    relay_write_all(client_fd, greeting, strlen(greeting))) {
 			relay_pump(target, client_fd, legacy_fd, ssl);

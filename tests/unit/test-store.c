@@ -364,13 +364,13 @@ static void test_store_permissions(void)
 	test_assert(chmod(path, 0750) == 0);
 	test_assert(store_open(MIGRATE_STORE_WRITE, 0) == NULL);
 	test_assert(strstr(error, "secrets is mode 0750: the secrets store must not be "
-			   "accessible to group or others (chmod go-rwx)") != NULL);
+			   "accessible to group or others (chmod go-rwx, or as root: doveadm migrate init)") != NULL);
 	test_assert(chmod(path, 0700) == 0);
 	i_snprintf(path, sizeof(path), "%s/routing", store_dir);
 	test_assert(chmod(path, 0775) == 0);
 	test_assert(store_open(MIGRATE_STORE_READ_ROUTING, 0) == NULL);
 	test_assert(strstr(error, "routing is mode 0775: the routing store must not be "
-			   "accessible to others (chmod o-rwx)") != NULL);
+			   "accessible to others (chmod o-rwx, or as root: doveadm migrate init)") != NULL);
 	test_assert(chmod(path, 0770) == 0);
 
 	/* created by root for the Dovecot side's user and the routing group */
@@ -400,7 +400,7 @@ static void test_store_permissions(void)
 	/* a reader cannot create a store */
 	store_reset();
 	test_assert(store_open(MIGRATE_STORE_READ_ROUTING, 0) == NULL);
-	test_assert(strstr(error, "does not exist") != NULL);
+	test_assert(strstr(error, "does not exist (create it, as root: doveadm migrate init)") != NULL);
 	test_end();
 }
 
