@@ -79,7 +79,7 @@ int64_t migrate_account_now_ms(void);
    mode): it is not local and not yet in cutover or migrated. */
 bool migrate_account_proxied(const struct migrate_account *account);
 
-/* The state machine of DESIGN.md: is from -> to a legal transition? */
+/* The state machine of doc/DESIGN.md: is from -> to a legal transition? */
 bool migrate_account_transition_allowed(enum migrate_account_state from,
 					enum migrate_account_state to);
 

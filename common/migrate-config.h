@@ -2,7 +2,7 @@
 #define MIGRATE_CONFIG_H
 
 /* migrate.conf: the one config file every part of dovecot-migrate reads.
-   Format and key names are fixed in DESIGN.md: "key = value" lines, '#'
+   Format and key names are fixed in doc/DESIGN.md: "key = value" lines, '#'
    comments, and one "[domain NAME]" section per migrating domain. */
 
 #include <stdbool.h>

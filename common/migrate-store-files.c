@@ -20,18 +20,23 @@
 
 struct store_path {
 	const char *name;	/* under the store directory; "" for itself */
-	mode_t mode;
+	/* what a writer creates it with; repaired to it when a bit of
+	   `required` is missing or one of `forbidden` is set */
+	mode_t mode, required, forbidden;
 	bool routing_group;
 };
 
 static const struct store_path store_paths[] = {
-	{ "", 0751, false },
-	{ "routing", 0770, true },
-	{ "routing/data.mdb", 0640, true },
-	{ "routing/lock.mdb", 0660, true },
-	{ "secrets", 0700, false },
-	{ "secrets/data.mdb", 0600, false },
-	{ "secrets/lock.mdb", 0600, false },
+	/* readers traverse it; 0755 is as good */
+	{ "", 0751, 0711, 0022, false },
+	/* the routing group reads, never writes the data; LMDB's readers
+	   write the lock file */
+	{ "routing", 0770, 0750, 0007, true },
+	{ "routing/data.mdb", 0640, 0640, 0027, true },
+	{ "routing/lock.mdb", 0660, 0660, 0007, true },
+	{ "secrets", 0700, 0700, 0077, false },
+	{ "secrets/data.mdb", 0600, 0600, 0077, false },
+	{ "secrets/lock.mdb", 0600, 0600, 0077, false },
 };
 
 int store_owner_resolve(const struct migrate_store_settings *set,
@@ -176,7 +181,7 @@ int store_fix_files(const char *dir, mode_t data_mode, mode_t lock_mode,
 
 /* One path of the layout to its owner and mode; 1 when it changed. */
 static int repair_path(const char *path, const struct store_path *spec,
-		       const struct store_owner *owner,
+		       const struct store_owner *owner, bool dry_run,
 		       migrate_store_repair_fn *report, void *context,
 		       char *error, size_t error_size)
 {
@@ -192,7 +197,9 @@ static int repair_path(const char *path, const struct store_path *spec,
 	if (S_ISLNK(st.st_mode))
 		return store_fail(error, error_size, "store: %s is a symbolic link", path);
 	want = st;
-	want.st_mode = (st.st_mode & ~(mode_t)07777) | spec->mode;
+	if ((st.st_mode & spec->required) != spec->required ||
+	    (st.st_mode & spec->forbidden) != 0)
+		want.st_mode = (st.st_mode & ~(mode_t)07777) | spec->mode;
 	if (owner->change) {
 		want.st_uid = owner->uid;
 		want.st_gid = gid;
@@ -200,8 +207,9 @@ static int repair_path(const char *path, const struct store_path *spec,
 	if (want.st_mode == st.st_mode && want.st_uid == st.st_uid &&
 	    want.st_gid == st.st_gid)
 		return 0;
-	if ((owner->change && chown(path, want.st_uid, want.st_gid) < 0) ||
-	    chmod(path, spec->mode) < 0) {
+	if (!dry_run &&
+	    ((owner->change && chown(path, want.st_uid, want.st_gid) < 0) ||
+	     chmod(path, want.st_mode & 07777) < 0)) {
 		return store_fail(error, error_size, "store: setting owner and mode of %s: %s",
 				  path, strerror(errno));
 	}
@@ -211,7 +219,7 @@ static int repair_path(const char *path, const struct store_path *spec,
 	return 1;
 }
 
-int migrate_store_repair(const struct migrate_store_settings *set,
+int migrate_store_repair(const struct migrate_store_settings *set, bool dry_run,
 			 migrate_store_repair_fn *report, void *context,
 			 char *error, size_t error_size)
 {
@@ -227,7 +235,7 @@ int migrate_store_repair(const struct migrate_store_settings *set,
 			     store_paths[i].name[0] == '\0' ? "" : "/",
 			     store_paths[i].name) >= (int)sizeof(path))
 			return store_fail(error, error_size, "store: path too long");
-		ret = repair_path(path, &store_paths[i], &owner, report, context,
+		ret = repair_path(path, &store_paths[i], &owner, dry_run, report, context,
 				  error, error_size);
 		if (ret < 0)
 			return -1;

@@ -102,8 +102,9 @@ typedef void migrate_store_repair_fn(const char *path, const char *before,
 /* Gives every existing directory and file of the store the owner and mode
    a writer with these settings creates them with (a store directory root
    made by hand, files copied by root). Returns how many paths changed, or
-   -1. Opening the store as a writer afterwards creates what is missing. */
-int migrate_store_repair(const struct migrate_store_settings *set,
+   -1. Opening the store as a writer afterwards creates what is missing.
+   dry_run: reports what it would change, changes nothing. */
+int migrate_store_repair(const struct migrate_store_settings *set, bool dry_run,
 			 migrate_store_repair_fn *report, void *context,
 			 char *error, size_t error_size);
 

@@ -12,14 +12,9 @@
 #include "migrate-config.h"
 #include "doveadm-migrate.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "str.h"
 
-/* doveconf's answers are one short line */
-#define DOVECONF_MAX_OUTPUT 1024
+#include <string.h>
 
 const char *doveadm_migrate_default_config_path(void)
 {
@@ -28,55 +23,22 @@ const char *doveadm_migrate_default_config_path(void)
 	return path != NULL && path[0] != '\0' ? path : MIGRATE_DEFAULT_CONFIG;
 }
 
-static void doveconf_exec(const char *name, int out_fd)
+/* `doveconf -h NAME` of the config doveadm runs with (data stack); NULL
+   when it cannot tell. */
+static const char *doveconf_value(const char *name)
 {
 	const char *argv[] = {
 		"doveconf", "-c", master_service_get_config_path(master_service),
 		"-h", name, NULL
 	};
-	int null_fd = open("/dev/null", O_RDWR);
+	string_t *out = t_str_new(128);
+	const char *error;
 
-	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
-	    dup2(null_fd, STDERR_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0)
-		_exit(EXIT_FAILURE);
-	execvp(argv[0], (char *const *)argv);
-	_exit(EXIT_FAILURE);
-}
-
-/* `doveconf -h NAME` of the config doveadm runs with (data stack); NULL
-   when it cannot tell. */
-static const char *doveconf_value(const char *name)
-{
-	char buf[DOVECONF_MAX_OUTPUT];
-	size_t len = 0;
-	ssize_t ret;
-	int fds[2], status;
-	pid_t pid;
-
-	if (pipe(fds) < 0)
+	if (doveadm_migrate_capture(argv, 1024, out, &error) < 0)
 		return NULL;
-	if ((pid = fork()) < 0) {
-		i_close_fd(&fds[0]);
-		i_close_fd(&fds[1]);
-		return NULL;
-	}
-	if (pid == 0)
-		doveconf_exec(name, fds[1]);
-	i_close_fd(&fds[1]);
-	while (len < sizeof(buf) - 1 &&
-	       (ret = read(fds[0], buf + len, sizeof(buf) - 1 - len)) != 0) {
-		if (ret < 0 && errno != EINTR)
-			break;
-		if (ret > 0)
-			len += (size_t)ret;
-	}
-	i_close_fd(&fds[0]);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)
-		return NULL;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-		len--;
-	return t_strndup(buf, len);
+	while (str_len(out) > 0 && str_data(out)[str_len(out) - 1] == '\n')
+		str_truncate(out, str_len(out) - 1);
+	return str_c(out);
 }
 
 const char *doveadm_migrate_auth_user(void)

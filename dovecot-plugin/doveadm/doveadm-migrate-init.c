@@ -109,7 +109,7 @@ static int init_store(const struct migrate_config *config)
 
 	migrate_store_settings_from_config(&set, config, MIGRATE_STORE_WRITE);
 	existed = stat(set.path, &st) == 0;
-	changed = migrate_store_repair(&set, init_report_repair, NULL,
+	changed = migrate_store_repair(&set, FALSE, init_report_repair, NULL,
 				       error, sizeof(error));
 	if (changed < 0 ||
 	    migrate_store_open(&set, &store, error, sizeof(error)) < 0) {

@@ -2,7 +2,12 @@
    front-ends of the import engine (dovecot-plugin/import/).
 
    version  shows that the plugin is loaded and which config it reads
+   init     creates the store and the vault key, or repairs their owners
+            and modes (doveadm-migrate-init.c)
+   check    preflight: config, store, vault key, Dovecot and Postfix
+            settings, the legacy hosts; one OK or FAIL line per check
    keygen   creates the vault key named by vault_key in migrate.conf
+            (doveadm-migrate-init.c)
    add      records accounts with their legacy password (doveadm-migrate-add.c)
    worker   imports queued mailboxes (doveadm-migrate-worker.c)
    pool     internal: one of the worker's import processes
@@ -178,6 +183,15 @@ DOVEADM_CMD_PARAMS_END
 		.cmd = cmd_migrate_init,
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+	},
+	{
+		.name = "migrate check",
+		.usage = "[-c <migrate.conf>] [-u <account>]",
+		.cmd = cmd_migrate_check,
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{

@@ -15,6 +15,11 @@ const char *doveadm_migrate_default_config_path(void);
 /* The user Dovecot's auth service runs as (doveconf), or NULL (data
    stack). */
 const char *doveadm_migrate_auth_user(void);
+/* Runs argv (argv[0] from PATH, no shell) and appends what it prints to
+   out, at most max bytes (doveadm-migrate-capture.c). -1 with error_r
+   when it cannot run, fails, or prints more. */
+int doveadm_migrate_capture(const char *const argv[], size_t max,
+			    string_t *out, const char **error_r);
 /* store_user, when migrate.conf does not set it: the auth service's user
    (a warning when doveconf cannot tell). */
 void doveadm_migrate_default_store_user(struct migrate_config *config);
@@ -78,6 +83,7 @@ struct doveadm_mail_cmd_context *cmd_migrate_verify_alloc(void);
 
 void cmd_migrate_keygen(struct doveadm_cmd_context *cctx);
 void cmd_migrate_init(struct doveadm_cmd_context *cctx);
+void cmd_migrate_check(struct doveadm_cmd_context *cctx);
 void cmd_migrate_add(struct doveadm_cmd_context *cctx);
 void cmd_migrate_worker(struct doveadm_cmd_context *cctx);
 void cmd_migrate_pool(struct doveadm_cmd_context *cctx);

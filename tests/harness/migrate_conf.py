@@ -1,4 +1,4 @@
-"""Writing migrate.conf files for tests (format: DESIGN.md)."""
+"""Writing migrate.conf files for tests (format: doc/DESIGN.md)."""
 import os
 
 

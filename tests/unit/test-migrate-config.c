@@ -23,7 +23,7 @@ static void test_config_defaults(void)
 {
 	struct migrate_config *config;
 
-	test_begin("config: empty file gives DESIGN.md defaults");
+	test_begin("config: empty file gives the documented defaults");
 	config = parse_ok("");
 	test_assert(config != NULL);
 	test_assert_strcmp(config->store, "/var/lib/dovecot-migrate");

@@ -64,25 +64,29 @@ static void test_store_repair(void)
 	}
 	store_reset();
 	set.path = store_dir;
-	/* an operator's `mkdir /var/lib/dovecot-migrate` as root */
+	/* an operator's `mkdir /var/lib/dovecot-migrate` as root (0755 is
+	   a good mode for it; its owner is not) */
 	test_assert(mkdir(store_dir, 0755) == 0);
 	repaired = 0;
-	test_assert(migrate_store_repair(&set, record_change, NULL, error, sizeof(error)) == 1);
-	test_assert(repaired == 1);
-	test_assert(strstr(last_change, ": root:root mode 0755 -> nobody:nogroup mode 0751") != NULL);
-	test_assert(has_owner_mode("", pw->pw_uid, pw->pw_gid, 0751));
+	/* check's dry run: reported, not changed */
+	test_assert(migrate_store_repair(&set, true, record_change, NULL, error, sizeof(error)) == 1);
+	test_assert(has_owner_mode("", 0, 0, 0755));
+	test_assert(migrate_store_repair(&set, false, record_change, NULL, error, sizeof(error)) == 1);
+	test_assert(repaired == 2);
+	test_assert(strstr(last_change, ": root:root mode 0755 -> nobody:nogroup mode 0755") != NULL);
+	test_assert(has_owner_mode("", pw->pw_uid, pw->pw_gid, 0755));
 	/* a writer then creates the rest; a second repair changes nothing */
 	test_assert(migrate_store_open(&set, &store, error, sizeof(error)) == 0);
 	migrate_store_close(&store);
-	test_assert(migrate_store_repair(&set, record_change, NULL, error, sizeof(error)) == 0);
-	test_assert(repaired == 1);
+	test_assert(migrate_store_repair(&set, false, record_change, NULL, error, sizeof(error)) == 0);
+	test_assert(repaired == 2);
 
 	/* files root copied in place: back to their owners and modes */
 	i_snprintf(path, sizeof(path), "%s/secrets/data.mdb", store_dir);
 	test_assert(chown(path, 0, 0) == 0 && chmod(path, 0644) == 0);
 	i_snprintf(path, sizeof(path), "%s/routing", store_dir);
 	test_assert(chown(path, 0, 0) == 0 && chmod(path, 0777) == 0);
-	test_assert(migrate_store_repair(&set, record_change, NULL, error, sizeof(error)) == 2);
+	test_assert(migrate_store_repair(&set, false, record_change, NULL, error, sizeof(error)) == 2);
 	test_assert(has_owner_mode("secrets/data.mdb", pw->pw_uid, pw->pw_gid, 0600));
 	test_assert(has_owner_mode("routing", pw->pw_uid, gr->gr_gid, 0770));
 	test_assert(has_owner_mode("routing/data.mdb", pw->pw_uid, gr->gr_gid, 0640));
