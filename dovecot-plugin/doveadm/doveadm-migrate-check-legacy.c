@@ -152,7 +152,10 @@ static const char *check_tls_text(const struct check_legacy *c)
 {
 	if (c->conn.ssl == NULL)
 		return "no TLS (tls = none)";
-	return t_strdup_printf("%s, certificate %s", SSL_get_version(c->conn.ssl),
+	return t_strdup_printf("%s %s, certificate %s",
+			       c->domain->tls == MIGRATE_TLS_STARTTLS ?
+			       (c->protocol == MIGRATE_PROTOCOL_POP3 ? "STLS to" : "STARTTLS to") :
+			       "implicit", SSL_get_version(c->conn.ssl),
 			       c->target.verify ? t_strdup_printf("valid for %s",
 			       c->target.host) : "not checked (tls_verify = no)");
 }
@@ -262,6 +265,8 @@ static void check_login(struct check_legacy *c, const struct migrate_address *ad
 	} else {
 		result = check_login_dialogue(c, login, &reason);
 	}
+	/* the reason lives in the machine, which wipes it when freed */
+	reason = t_strdup(reason);
 	migrate_legacy_login_free(&login);
 	if (result != MIGRATE_LEGACY_OK) {
 		check_fail(c->run, c->name, fix, "%s as %s: %s",

@@ -1,7 +1,7 @@
 /* doveadm migrate check: Postfix's main.cf lines that send each recipient
    of a migrating domain through migrate-policyd (migrate-policyd(8)),
-   read with `postconf -h` (which honours MAIL_CONFIG, as Postfix's own
-   commands do). */
+   read with `postconf -h` (-p DIR: `postconf -c DIR`; MAIL_CONFIG does
+   not reach it, doveadm clears its environment). */
 
 #include "lib.h"
 #include "str.h"
@@ -94,16 +94,20 @@ static void check_relay_domains(struct check_run *run, const char *const *values
 
 void check_postfix_settings(struct check_run *run)
 {
-	const char *argv[PF_COUNT + 3] = { "postconf", "-h" };
+	const char *argv[PF_COUNT + 5] = { "postconf", "-h" };
 	const char *const *values, *error;
 	string_t *out = t_str_new(1024);
-	unsigned int i;
+	unsigned int i, n = 2;
 
+	if (run->postfix_dir != NULL) {
+		argv[n++] = "-c";
+		argv[n++] = run->postfix_dir;
+	}
 	for (i = 0; i < PF_COUNT; i++)
-		argv[i + 2] = postfix_params[i];
+		argv[n++] = postfix_params[i];
 	if (doveadm_migrate_capture(argv, POSTCONF_OUTPUT_MAX, out, &error) < 0) {
 		check_fail(run, "postfix", "Postfix's postconf must read main.cf "
-			   "(MAIL_CONFIG for another directory)", "%s", error);
+			   "(-p DIR for another directory)", "%s", error);
 		return;
 	}
 	values = (const char *const *)p_strsplit(pool_datastack_create(), str_c(out), "\n");

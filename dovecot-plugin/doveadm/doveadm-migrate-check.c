@@ -1,4 +1,5 @@
-/* doveadm migrate check [-c migrate.conf] [-u account] [-f json]: one
+/* doveadm migrate check [-c migrate.conf] [-u account] [-p postfix-dir]
+   [-f json]: one
    line per check, "OK   name: what was found" or "FAIL name: the cause
    (fix: what to do)", exit status 1 when any failed (EX_CONFIG when the
    config itself cannot be read). With -f the rows go through doveadm's
@@ -198,6 +199,7 @@ void cmd_migrate_check(struct doveadm_cmd_context *cctx)
 	i_zero(&run);
 	run.config = config;
 	(void)doveadm_cmd_param_str(cctx, "user", &run.user);
+	(void)doveadm_cmd_param_str(cctx, "postfix-config", &run.postfix_dir);
 	if (run.user != NULL && check_read_password(&run) < 0) {
 		doveadm_exit_code = EX_USAGE;
 		migrate_config_free(&config);

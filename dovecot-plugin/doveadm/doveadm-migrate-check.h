@@ -12,6 +12,8 @@ struct check_run {
 	   (read from stdin, wiped after use) */
 	const char *user;
 	char *password;
+	/* -p: Postfix's config directory (NULL: postconf's default) */
+	const char *postfix_dir;
 	/* -f given: rows through doveadm_print (json and the like) */
 	bool formatted;
 	unsigned int failures;
@@ -32,7 +34,7 @@ void check_legacy_hosts(struct check_run *run);
 /* Dovecot's settings this product depends on, read with doveconf
    (doveadm-migrate-check-dovecot.c). */
 void check_dovecot_settings(struct check_run *run);
-/* Postfix's main.cf lines, read with postconf (honours MAIL_CONFIG). */
+/* Postfix's main.cf lines, read with postconf. */
 void check_postfix_settings(struct check_run *run);
 
 #endif

@@ -108,7 +108,8 @@ static int init_store(const struct migrate_config *config)
 	int changed;
 
 	migrate_store_settings_from_config(&set, config, MIGRATE_STORE_WRITE);
-	existed = stat(set.path, &st) == 0;
+	/* a store directory alone (the package's) holds no store yet */
+	existed = stat(t_strconcat(set.path, "/routing", NULL), &st) == 0;
 	changed = migrate_store_repair(&set, FALSE, init_report_repair, NULL,
 				       error, sizeof(error));
 	if (changed < 0 ||

@@ -187,11 +187,12 @@ DOVEADM_CMD_PARAMS_END
 	},
 	{
 		.name = "migrate check",
-		.usage = "[-c <migrate.conf>] [-u <account>]",
+		.usage = "[-c <migrate.conf>] [-u <account>] [-p <postfix config dir>]",
 		.cmd = cmd_migrate_check,
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_PARAM('c', "config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('p', "postfix-config", CMD_PARAM_STR, 0)
 DOVEADM_CMD_PARAMS_END
 	},
 	{
