@@ -106,6 +106,33 @@ static void add_tempfail(struct add_context *ctx,
 	i_error("migrate add: %s: %s", account, reason);
 }
 
+static void add_note_store_problem(const char *path, const char *before,
+				   const char *after, void *context)
+{
+	const char **problem = context;
+
+	if (*problem == NULL) {
+		*problem = t_strdup_printf("%s is %s, the auth process needs %s",
+					   path, before, after);
+	}
+}
+
+/* Why the auth service may have failed a lookup: the most common cause
+   is ours, a store it cannot open (root made it). NULL when the store's
+   owners and modes are right. */
+static const char *add_store_problem(struct add_context *ctx)
+{
+	struct migrate_store_settings set;
+	const char *problem = NULL;
+	char error[256];
+
+	migrate_store_settings_from_config(&set, ctx->config, MIGRATE_STORE_WRITE);
+	if (migrate_store_repair(&set, TRUE, add_note_store_problem, &problem,
+				 error, sizeof(error)) < 0)
+		return t_strdup(error);
+	return problem;
+}
+
 /* 1 when Dovecot's userdb knows the account, 0 when not, -1 when it
    cannot be asked. */
 static int add_userdb_knows(struct add_context *ctx, const char *address,
@@ -126,11 +153,15 @@ static int add_userdb_knows(struct add_context *ctx, const char *address,
 	ret = auth_master_user_lookup(ctx->auth, address, &info, pool,
 				      &username, &fields);
 	if (ret < 0) {
+		const char *problem = add_store_problem(ctx);
+
 		*error_r = t_strdup_printf("cannot ask Dovecot's userdb whether "
-			"the account exists (%s): %s",
-			doveadm_settings->auth_socket_path,
+			"the account exists (%s): %s", doveadm_settings->auth_socket_path,
 			fields != NULL && fields[0] != NULL ? fields[0] :
-			"auth service unreachable");
+			problem != NULL ? t_strdup_printf("the lookup failed, "
+			"and %s (fix, as root: doveadm migrate init)", problem) :
+			"the auth service failed the lookup or is unreachable "
+			"(Dovecot's log says why; doveadm migrate check)");
 	}
 	pool_unref(&pool);
 	return ret;

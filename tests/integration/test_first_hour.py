@@ -131,6 +131,29 @@ class FirstHourTest(ImportCase):
         c.logout()
         procs.wait_for(lambda: state_of(store, other) == "queued", 10, "recorded")
 
+    def test_add_names_a_store_the_auth_process_cannot_open(self):
+        """A store root created for itself (an older version's `add`, a
+        copy): `add` cannot ask the userdb, and says why and the fix
+        instead of "auth service unreachable"."""
+        user = "rooted@" + DOMAIN
+        legacy = self.legacy_server([user])
+        store = os.path.join(self.root, "root-store")
+        subprocess.run([build.store_fixture(), store, "account",
+                        "other@" + DOMAIN, "queued"], check=True)
+        new = self.new(legacy, settings=dict(MANUAL, store=store))
+        out = new.doveadm("migrate", "add", "-c", new.migrate_conf, "-u", user,
+                          input=legacy.users[user] + "\n", check=False)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("cannot ask Dovecot's userdb whether the account exists",
+                      out.stderr.decode())
+        self.assertIn("the lookup failed, and %s is root:root mode 0751, "
+                      "the auth process needs dovecot:dovecot mode 0751 (fix, as "
+                      "root: doveadm migrate init)" % store, out.stderr.decode())
+        self.init(new)
+        new.doveadm("migrate", "add", "-c", new.migrate_conf, "-u", user,
+                    input=legacy.users[user] + "\n")
+        self.assertEqual(state_of(store, user), "queued")
+
     def test_plugin_migrate_config_read_without_c(self):
         legacy = self.legacy_server(["x@" + DOMAIN])
         new = self.new(legacy, start=False)
