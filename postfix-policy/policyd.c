@@ -3,7 +3,10 @@
 #include "policyd.h"
 #include "log.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* After a failed open, lookups answer TEMP at once for this long instead
    of retrying the open on every lookup. */
@@ -11,6 +14,17 @@
 /* A corrupt record fails every lookup of it: one log line per this many
    seconds, with the count of those not logged. */
 #define ERROR_LOG_SECS 10
+
+/* The first words of the log line: an operator's fix differs. */
+static const char *store_problem(const char *store)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/routing", store);
+	return stat(path, &st) < 0 && errno == ENOENT ?
+		"store absent (run doveadm migrate init)" : "store unreadable";
+}
 
 struct migrate_store *policyd_store(struct policyd *d)
 {
@@ -27,8 +41,10 @@ struct migrate_store *policyd_store(struct policyd *d)
 	if (migrate_store_open(&set, &d->store, error, sizeof(error)) < 0) {
 		d->store = NULL;
 		d->store_retry_at = now + STORE_RETRY_SECS;
-		if (!d->store_failing)
-			log_error("%s: answering TEMP until it can be read", error);
+		if (!d->store_failing) {
+			log_error("%s: %s: answering TEMP until it can be read",
+				  store_problem(d->config->store), error);
+		}
 		d->store_failing = true;
 		return NULL;
 	}

@@ -62,7 +62,8 @@ class FirstHourTest(ImportCase):
         with policyd.client() as c:
             self.assertEqual(c.lookup("transport", "nobody@" + DOMAIN),
                              "TEMP migration routing store unavailable")
-        self.assertIn("routing does not exist (create it, as root: doveadm migrate init)",
+        self.assertIn("store absent (run doveadm migrate init): store: %s/routing does "
+                      "not exist (create it, as root: doveadm migrate init)" % store,
                       policyd.log_text())
 
         rows = self.init(new)
