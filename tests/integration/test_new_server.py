@@ -57,11 +57,10 @@ class NewServerTest(ServerTestCase):
         self.assertEqual(out.stdout.decode().splitlines(), [
             "version\tabi\tconfig\tdomains",
             "0.1.0\t2.3.ABIv19(2.3.19.1)\t%s\t1" % srv.migrate_conf])
-        # without -c it reads the default path, absent here: a config error
-        out = srv.doveadm("migrate", "version", check=False)
-        self.assertEqual(out.returncode, 78, out.stdout + out.stderr)
-        self.assertIn(b"open(/etc/dovecot-migrate/migrate.conf) failed: "
-                      b"No such file or directory", out.stderr)
+        # without -c it reads plugin { migrate_config } (the snippet's)
+        out = srv.doveadm("-f", "tab", "migrate", "version", check=False)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn(srv.migrate_conf.encode(), out.stdout)
 
     def test_doveadm_keygen(self):
         key = os.path.join(self.root, "vault.key")
