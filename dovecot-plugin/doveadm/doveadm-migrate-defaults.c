@@ -41,7 +41,7 @@ static const char *doveconf_value(const char *name)
 	return str_c(out);
 }
 
-const char *doveadm_migrate_auth_user(void)
+static const char *auth_user_lookup(void)
 {
 	const char *user = doveconf_value("service/auth/user");
 
@@ -51,6 +51,20 @@ const char *doveadm_migrate_auth_user(void)
 	if (user == NULL || user[0] == '\0')
 		return NULL;
 	return user;
+}
+
+const char *doveadm_migrate_auth_user(void)
+{
+	/* asked once per process: an import process runs hundreds of steps,
+	   each loading the config, with the same Dovecot config */
+	static char *auth_user = NULL;
+	static bool looked_up = FALSE;
+
+	if (!looked_up) {
+		auth_user = i_strdup(auth_user_lookup());
+		looked_up = TRUE;
+	}
+	return auth_user;
 }
 
 void doveadm_migrate_default_store_user(struct migrate_config *config)

@@ -12,8 +12,8 @@ struct migrate_config;
 /* Dovecot's plugin { migrate_config }, else the built-in default path
    (doveadm-migrate-defaults.c). */
 const char *doveadm_migrate_default_config_path(void);
-/* The user Dovecot's auth service runs as (doveconf), or NULL (data
-   stack). */
+/* The user Dovecot's auth service runs as (doveconf, asked once per
+   process), or NULL. */
 const char *doveadm_migrate_auth_user(void);
 /* Runs argv (argv[0] from PATH, no shell) and appends what it prints to
    out, at most max bytes (doveadm-migrate-capture.c). -1 with error_r
