@@ -33,6 +33,10 @@ import subprocess
 import sys
 import time
 
+# the harness's process helpers (this file's directory is sys.path[0],
+# also when run through the "systemctl" symlink)
+import procs
+
 STATE = os.environ.get("SYSTEMCTL_SHIM_STATE", "/run/systemctl-shim")
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system")
 ALIASES = {"postfix": ("postfix@", "-")}
@@ -106,19 +110,7 @@ def main_pid(name):
             pid = int(f.read())
     except (OSError, ValueError):
         return None
-    return pid if alive(pid) else None
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
+    return pid if procs.pid_alive(pid) else None
 
 
 def started(name):
@@ -208,15 +200,8 @@ def stop(name):
     # the main process first (Dovecot's master stops its children in
     # order), then whatever is left of its process group
     os.kill(pid, signal.SIGTERM)
-    wait_until(lambda: not alive(pid), 10)
-    for sig, secs in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        if not group_alive(pid):
-            break
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            break
-        wait_until(lambda: not group_alive(pid), secs)
+    wait_until(lambda: not procs.pid_alive(pid), 10)
+    procs.kill_group(pid, 5)
     os.unlink(pid_path(name))
 
 
@@ -224,20 +209,6 @@ def wait_until(predicate, secs):
     deadline = time.monotonic() + secs
     while time.monotonic() < deadline and not predicate():
         time.sleep(0.05)
-
-
-def group_alive(pgid):
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().split(") ", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
 
 
 def reload(name):
